@@ -1,0 +1,42 @@
+# nerstream — build, test and run. Every target installs what it needs via `make setup`.
+SHELL := /bin/bash
+export CGO_ENABLED := 1
+GO ?= go
+BIN := bin
+MODEL ?= $(firstword $(wildcard models/jnlpba-*) testdata/tinybert)
+
+.PHONY: setup build test test-short demo bench fuzz vet fmt clean
+
+setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
+	@./scripts/setup.sh
+
+build: setup ## build worker and producer into bin/
+	$(GO) build -o $(BIN)/ ./worker ./producer
+
+test: setup ## the whole suite (what CI runs)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-short: setup
+	$(GO) test -short -count=1 ./...
+
+demo: build ## the main job on the embedded default
+	$(BIN)/worker demo --model $(MODEL)
+
+bench: setup ## benchmarks that print throughput numbers
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
+
+fuzz: setup ## a short run of every fuzz target
+	@for pkg in $$($(GO) list ./internal/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; done
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)
