@@ -1,0 +1,26 @@
+// Package model loads a token-classification model bundle and runs it on ONNX
+// Runtime in fixed-shape [B, T] batches.
+//
+// A bundle is a directory laid out like a Hugging Face optimum export:
+//
+//	model.onnx             the graph: int64 inputs input_ids, attention_mask and
+//	                       optionally token_type_ids, each [batch, seq]; one float
+//	                       output logits [batch, seq, num_labels]
+//	config.json            id2label (required), max_position_embeddings, and an
+//	                       optional "nerstream" block ({"name", "max_length",
+//	                       "decoding"})
+//	tokenizer.json         Hugging Face tokenizer (or vocab.txt with an optional
+//	                       tokenizer_config.json)
+//	crf.json               optional: BIO transition scores for Viterbi decoding
+//
+// The model version is the SHA-256 of model.onnx, so two bundles with the same
+// weights share a version and any change to the weights changes it.
+//
+// A Session owns one ONNX Runtime session with its input and output tensors
+// allocated once at start-up and reused for every batch. Every Run has exactly
+// the shape [B, T]: a partial last batch is padded by the caller, never
+// reshaped, so the runtime never re-plans memory and GPU kernels see one shape.
+// A broken bundle (missing file, unreadable graph, wrong input names, label
+// count not matching the logits) is reported by LoadBundle or NewSession, never
+// at the first real batch.
+package model

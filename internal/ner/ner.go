@@ -1,0 +1,741 @@
+package ner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/nerstream/nerstream/internal/segment"
+	"github.com/nerstream/nerstream/internal/wordpiece"
+)
+
+// Runner runs the model on one fixed-shape batch. ids and mask are exactly
+// BatchSize()*SeqLen() long; the returned logits are BatchSize()*SeqLen()*
+// NumLabels() long and may be reused by the next Run. *model.Session
+// implements it.
+type Runner interface {
+	BatchSize() int
+	SeqLen() int
+	NumLabels() int
+	Run(ctx context.Context, ids, mask []int64) ([]float32, error)
+}
+
+// Packing chooses which sentences may share a window.
+type Packing int
+
+const (
+	// PackDocument packs consecutive sentences of one document per window.
+	PackDocument Packing = iota
+	// PackSentence puts every sentence in its own window.
+	PackSentence
+	// PackStream packs consecutive sentences across document borders.
+	PackStream
+)
+
+// ParsePacking parses "document", "sentence" or "stream".
+func ParsePacking(s string) (Packing, error) {
+	switch s {
+	case "", "document", "doc":
+		return PackDocument, nil
+	case "sentence":
+		return PackSentence, nil
+	case "stream":
+		return PackStream, nil
+	}
+	return 0, fmt.Errorf("packing %q: want document, sentence or stream", s)
+}
+
+func (p Packing) String() string { return [...]string{"document", "sentence", "stream"}[p] }
+
+// Options configure an Annotator. The zero value is not valid; start from
+// DefaultOptions.
+type Options struct {
+	Aggregation   Aggregation
+	Decoding      Decoding
+	Packing       Packing
+	Overlap       int           // wordpieces shared by neighbouring windows of a long sentence
+	Types         []string      // entity types to keep (empty: all)
+	MinConfidence float64       // drop chunks below this confidence
+	Linger        time.Duration // flush a partial batch after this long without input (0: only at end of input)
+	CRF           *CRFTransitions
+}
+
+// CRFTransitions are learned transition scores, indexed like the labels.
+type CRFTransitions struct {
+	Transitions [][]float32
+	Start, End  []float32
+}
+
+// DefaultOptions are the defaults of every command.
+func DefaultOptions() Options {
+	return Options{Aggregation: AggFirst, Decoding: DecodeViterbi, Packing: PackDocument, Overlap: 32, Linger: 20 * time.Millisecond}
+}
+
+// Doc is one document to annotate. Meta is carried through to the Result.
+type Doc struct {
+	ID   string
+	Text string
+	Meta any
+}
+
+// Chunk is one entity mention. Begin and End are Unicode code-point offsets
+// into the document text (End exclusive) and Text equals that slice.
+type Chunk struct {
+	DocID      string  `json:"doc_id"`
+	ChunkIndex int     `json:"chunk_index"`
+	Begin      int     `json:"begin"`
+	End        int     `json:"end"`
+	Text       string  `json:"text"`
+	Label      string  `json:"label"`
+	Confidence float64 `json:"confidence"`
+	Sentence   int     `json:"sentence"`
+}
+
+// Result is the annotation of one document.
+type Result struct {
+	Doc       Doc
+	Chunks    []Chunk
+	Sentences int
+	Words     int
+	Pieces    int // wordpieces
+	Windows   int // windows this document occupies (shared windows count for each document in them)
+}
+
+// Stats are cumulative counters of an Annotator.
+type Stats struct {
+	Docs, Sentences, Words, Pieces int64
+	Windows, Batches               int64
+	TokenSlots, UsedSlots          int64 // B*T per batch; non-padding tokens ([CLS]/[SEP] included)
+	Chunks                         int64
+	ModelTime                      time.Duration
+}
+
+// SlotUtilization is UsedSlots/TokenSlots.
+func (s Stats) SlotUtilization() float64 {
+	if s.TokenSlots == 0 {
+		return 0
+	}
+	return float64(s.UsedSlots) / float64(s.TokenSlots)
+}
+
+// Annotator runs the window/batch/decode pipeline. Its Run may be called
+// once at a time; Stats may be read concurrently.
+type Annotator struct {
+	tok    *wordpiece.Tokenizer
+	run    Runner
+	labels *labelSet
+	opts   Options
+	crf    *crfScores
+	B, T   int
+	L      int
+
+	mu    sync.Mutex
+	stats Stats
+	// OnBatch, when set, is called after each model run with the batch's
+	// real-token count and model latency (for metrics).
+	OnBatch func(used, slots int, d time.Duration)
+}
+
+// New creates an Annotator. labels are the model's output labels in logit order.
+func New(tok *wordpiece.Tokenizer, r Runner, labels []string, opts Options) (*Annotator, error) {
+	ls, err := newLabelSet(labels)
+	if err != nil {
+		return nil, err
+	}
+	a := &Annotator{tok: tok, run: r, labels: ls, opts: opts, B: r.BatchSize(), T: r.SeqLen(), L: r.NumLabels()}
+	if a.L != len(labels) {
+		return nil, fmt.Errorf("ner: model has %d labels, label list has %d", a.L, len(labels))
+	}
+	if a.T < 4 || a.B < 1 {
+		return nil, fmt.Errorf("ner: batch shape [%d,%d] too small", a.B, a.T)
+	}
+	if opts.Overlap < 0 || opts.Overlap > (a.T-2)/2 {
+		return nil, fmt.Errorf("ner: overlap %d must be in 0..%d (half a window)", opts.Overlap, (a.T-2)/2)
+	}
+	if opts.MinConfidence < 0 || opts.MinConfidence > 1 {
+		return nil, fmt.Errorf("ner: min confidence %v must be in [0,1]", opts.MinConfidence)
+	}
+	if c := opts.CRF; c != nil {
+		n := len(labels)
+		a.crf = &crfScores{trans: make([]float32, 0, n*n), start: c.Start, end: c.End}
+		for _, row := range c.Transitions {
+			a.crf.trans = append(a.crf.trans, row...)
+		}
+		if len(a.crf.trans) != n*n || len(c.Start) != n || len(c.End) != n {
+			return nil, fmt.Errorf("ner: CRF transitions must be %dx%d", n, n)
+		}
+	}
+	return a, nil
+}
+
+// Stats returns a snapshot of the cumulative counters.
+func (a *Annotator) Stats() Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+// Annotate runs the pipeline over docs and returns their results in order.
+func (a *Annotator) Annotate(ctx context.Context, docs []Doc) ([]Result, error) {
+	in := make(chan Doc)
+	out := make(chan Result, 64)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx, in, out) }()
+	go func() {
+		defer close(in)
+		for _, d := range docs {
+			select {
+			case in <- d:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	res := make([]Result, 0, len(docs))
+	for r := range out {
+		res = append(res, r)
+	}
+	if err := <-errc; err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Run reads documents from in until it is closed (or ctx ends), and sends
+// each document's Result to out in input order. It closes out before
+// returning. A model error stops the pipeline and is returned; documents not
+// yet emitted are not sent.
+func (a *Annotator) Run(ctx context.Context, in <-chan Doc, out chan<- Result) error {
+	defer close(out)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	toModel := make(chan item, 2)
+	toDecode := make(chan item, 2)
+	free := make(chan *batch, 4)
+	for range 4 {
+		free <- a.newBatch()
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(toModel)
+		if err := a.prepare(ctx, in, toModel, free); err != nil {
+			cancel(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(toDecode)
+		if err := a.model(ctx, toModel, toDecode); err != nil {
+			cancel(err)
+		}
+	}()
+	err := a.decode(ctx, toDecode, out, free)
+	if err != nil {
+		cancel(err)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// item flows through the pipeline: a batch, or the marker that a document
+// has been fully packed (with its final window count).
+type item struct {
+	b     *batch
+	doc   *docState
+	total int
+}
+
+type docState struct {
+	doc     Doc
+	sents   []*sentState
+	windows int // written by prepare only
+	seen    int // written by decode only
+	words   int
+	pieces  int
+}
+
+type sentState struct {
+	doc      *docState
+	index    int
+	byteBase int
+	charBase int
+	ids      []int64
+	words    []int
+	chars    []wordpiece.Span
+	bytes    []wordpiece.Span
+	logits   []float32 // n*L, the chosen window's logits per wordpiece
+	ctx      []int32   // context score of the window the logits came from; -1 = none yet
+}
+
+// segment of a sentence placed in a window: wordpieces [from, to).
+type piece struct {
+	s                 *sentState
+	from, to          int
+	openLeft, openRgt bool // cut inside the sentence on that side
+}
+
+type window struct {
+	pieces []piece
+	n      int
+}
+
+type batch struct {
+	ids, mask []int64
+	rows      []window
+	logits    []float32
+	used      int
+}
+
+func (a *Annotator) newBatch() *batch {
+	return &batch{ids: make([]int64, a.B*a.T), mask: make([]int64, a.B*a.T), logits: make([]float32, a.B*a.T*a.L)}
+}
+
+// prepare segments, tokenizes and packs documents into batches.
+func (a *Annotator) prepare(ctx context.Context, in <-chan Doc, outc chan<- item, free chan *batch) error {
+	var (
+		cur    *batch
+		win    window
+		enc    wordpiece.Encoding
+		sents  []segment.Sentence
+		linger <-chan time.Time
+		timer  *time.Timer
+	)
+	capTok := a.T - 2
+	send := func(it item) error {
+		select {
+		case outc <- it:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	getBatch := func() error {
+		if cur != nil {
+			return nil
+		}
+		select {
+		case cur = <-free:
+			cur.rows = cur.rows[:0]
+			cur.used = 0
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	flushBatch := func() error {
+		if cur == nil || len(cur.rows) == 0 {
+			return nil
+		}
+		// Pad remaining rows: all-zero ids and mask.
+		for r := len(cur.rows); r < a.B; r++ {
+			clear(cur.ids[r*a.T : (r+1)*a.T])
+			clear(cur.mask[r*a.T : (r+1)*a.T])
+		}
+		b := cur
+		cur = nil
+		return send(item{b: b})
+	}
+	closeWindow := func() error {
+		if len(win.pieces) == 0 {
+			return nil
+		}
+		if err := getBatch(); err != nil {
+			return err
+		}
+		r := len(cur.rows)
+		ids := cur.ids[r*a.T : (r+1)*a.T]
+		mask := cur.mask[r*a.T : (r+1)*a.T]
+		clear(ids)
+		clear(mask)
+		ids[0] = a.tok.CLS()
+		p := 1
+		for _, pc := range win.pieces {
+			p += copy(ids[p:], pc.s.ids[pc.from:pc.to])
+		}
+		ids[p] = a.tok.SEP()
+		p++
+		for i := range p {
+			mask[i] = 1
+		}
+		cur.used += p
+		cur.rows = append(cur.rows, window{pieces: append([]piece(nil), win.pieces...), n: win.n})
+		win.pieces, win.n = win.pieces[:0], 0
+		if len(cur.rows) == a.B {
+			return flushBatch()
+		}
+		return nil
+	}
+	add := func(pc piece) error {
+		n := pc.to - pc.from
+		if win.n+n > capTok {
+			if err := closeWindow(); err != nil {
+				return err
+			}
+		}
+		d := pc.s.doc
+		if len(win.pieces) == 0 || win.pieces[len(win.pieces)-1].s.doc != d {
+			d.windows++
+		}
+		win.pieces = append(win.pieces, pc)
+		win.n += n
+		return nil
+	}
+	for {
+		var d Doc
+		var ok bool
+		select {
+		case d, ok = <-in:
+		case <-linger:
+			linger = nil
+			if err := closeWindow(); err != nil {
+				return err
+			}
+			if err := flushBatch(); err != nil {
+				return err
+			}
+			continue
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if !ok {
+			if err := closeWindow(); err != nil {
+				return err
+			}
+			return flushBatch()
+		}
+		ds := &docState{doc: d}
+		sents = segment.SplitTo(sents[:0], d.Text)
+		for si, s := range sents {
+			text := d.Text[s.ByteBegin:s.ByteEnd]
+			a.tok.EncodeTo(&enc, text)
+			n := len(enc.IDs)
+			ss := &sentState{doc: ds, index: si, byteBase: s.ByteBegin, charBase: s.Begin,
+				ids: append([]int64(nil), enc.IDs...), words: append([]int(nil), enc.Words...),
+				chars: append([]wordpiece.Span(nil), enc.Chars...), bytes: append([]wordpiece.Span(nil), enc.Bytes...),
+				logits: make([]float32, n*a.L), ctx: make([]int32, n)}
+			for i := range ss.ctx {
+				ss.ctx[i] = -1
+			}
+			ds.sents = append(ds.sents, ss)
+			ds.pieces += n
+			if n > 0 {
+				ds.words += enc.Words[n-1] + 1
+			}
+			if n == 0 {
+				continue
+			}
+			if a.opts.Packing == PackSentence || (a.opts.Packing == PackDocument && len(win.pieces) > 0 && win.pieces[0].s.doc != ds) {
+				if err := closeWindow(); err != nil {
+					return err
+				}
+			}
+			if n <= capTok {
+				if err := add(piece{s: ss, from: 0, to: n}); err != nil {
+					return err
+				}
+				if a.opts.Packing == PackSentence {
+					if err := closeWindow(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			// A long sentence: overlapping full windows of its own.
+			if err := closeWindow(); err != nil {
+				return err
+			}
+			stride := capTok - a.opts.Overlap
+			for from := 0; ; from += stride {
+				if from+capTok >= n {
+					from = n - capTok
+				}
+				to := from + capTok
+				if err := add(piece{s: ss, from: from, to: to, openLeft: from > 0, openRgt: to < n}); err != nil {
+					return err
+				}
+				if err := closeWindow(); err != nil {
+					return err
+				}
+				if to == n {
+					break
+				}
+			}
+		}
+		if a.opts.Packing == PackDocument {
+			if err := closeWindow(); err != nil {
+				return err
+			}
+		}
+		if err := send(item{doc: ds, total: ds.windows}); err != nil {
+			return err
+		}
+		if a.opts.Linger > 0 && (len(win.pieces) > 0 || (cur != nil && len(cur.rows) > 0)) {
+			if timer == nil {
+				timer = time.NewTimer(a.opts.Linger)
+			} else {
+				timer.Reset(a.opts.Linger)
+			}
+			linger = timer.C
+		}
+	}
+}
+
+// model runs batches in order and forwards every item.
+func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item) error {
+	for it := range inc {
+		if b := it.b; b != nil {
+			t0 := time.Now()
+			logits, err := a.run.Run(ctx, b.ids, b.mask)
+			if err != nil {
+				return err
+			}
+			if len(logits) != len(b.logits) {
+				return fmt.Errorf("ner: model returned %d logits, want %d", len(logits), len(b.logits))
+			}
+			copy(b.logits, logits)
+			d := time.Since(t0)
+			a.mu.Lock()
+			a.stats.Batches++
+			a.stats.Windows += int64(len(b.rows))
+			a.stats.TokenSlots += int64(a.B * a.T)
+			a.stats.UsedSlots += int64(b.used)
+			a.stats.ModelTime += d
+			a.mu.Unlock()
+			if a.OnBatch != nil {
+				a.OnBatch(b.used, a.B*a.T, d)
+			}
+		}
+		select {
+		case outc <- it:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// decode scatters logits back to sentences and emits finished documents in order.
+func (a *Annotator) decode(ctx context.Context, inc <-chan item, out chan<- Result, free chan *batch) error {
+	var queue []*item
+	var sc scratch
+	for it := range inc {
+		if b := it.b; b != nil {
+			for r, w := range b.rows {
+				a.scatter(b.logits[r*a.T*a.L:(r+1)*a.T*a.L], w)
+			}
+			free <- b
+		} else {
+			it := it
+			queue = append(queue, &it)
+		}
+		for len(queue) > 0 && queue[0].doc.seen == queue[0].total {
+			res, err := a.finish(queue[0].doc, &sc)
+			if err != nil {
+				return err
+			}
+			queue = queue[1:]
+			select {
+			case out <- res:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+	}
+	if len(queue) > 0 {
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		return fmt.Errorf("ner: document %q: %d of %d windows came back (bug)", queue[0].doc.doc.ID, queue[0].doc.seen, queue[0].total)
+	}
+	return nil
+}
+
+// scatter copies a window's logits to its sentences' wordpieces where this
+// window gives more context than any seen before.
+func (a *Annotator) scatter(logits []float32, w window) {
+	L := a.L
+	pos := 1
+	var last *docState
+	for _, pc := range w.pieces {
+		if d := pc.s.doc; d != last {
+			d.seen++
+			last = d
+		}
+		s := pc.s
+		for i := pc.from; i < pc.to; i++ {
+			left, right := int32(math.MaxInt32/2), int32(math.MaxInt32/2)
+			if pc.openLeft {
+				left = int32(i - pc.from)
+			}
+			if pc.openRgt {
+				right = int32(pc.to - 1 - i)
+			}
+			score := min(left, right)
+			if score > s.ctx[i] {
+				s.ctx[i] = score
+				copy(s.logits[i*L:(i+1)*L], logits[pos*L:(pos+1)*L])
+			}
+			pos++
+		}
+	}
+}
+
+type scratch struct {
+	probs  []float32
+	scores []float32
+	conf   []float32
+	path   []int
+	spans  []span
+	wfirst []int
+	wlast  []int
+	tmp    []float32
+}
+
+// finish decodes a fully scored document into chunks.
+func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
+	L := a.L
+	res := Result{Doc: d.doc, Sentences: len(d.sents), Words: d.words, Pieces: d.pieces, Windows: d.windows}
+	if cap(sc.tmp) < L {
+		sc.tmp = make([]float32, L)
+	}
+	tmp := sc.tmp[:L]
+	for _, s := range d.sents {
+		n := len(s.ids)
+		if n == 0 {
+			continue
+		}
+		for i, c := range s.ctx {
+			if c < 0 {
+				return res, fmt.Errorf("ner: document %q sentence %d wordpiece %d was not covered by any window (bug)", d.doc.ID, s.index, i)
+			}
+		}
+		nw := s.words[n-1] + 1
+		sc.wfirst = resize(sc.wfirst, nw)
+		sc.wlast = resize(sc.wlast, nw)
+		for w := range nw {
+			sc.wfirst[w] = -1
+		}
+		for i, w := range s.words {
+			if sc.wfirst[w] < 0 {
+				sc.wfirst[w] = i
+			}
+			sc.wlast[w] = i
+		}
+		// Compact away word ids with no wordpieces (cannot happen with HF word ids, but be safe).
+		words := 0
+		for w := range nw {
+			if sc.wfirst[w] >= 0 {
+				sc.wfirst[words], sc.wlast[words] = sc.wfirst[w], sc.wlast[w]
+				words++
+			}
+		}
+		sc.probs = resizeF(sc.probs, words*L)
+		sc.scores = resizeF(sc.scores, words*L)
+		for w := range words {
+			p := sc.probs[w*L : (w+1)*L]
+			f, l := sc.wfirst[w], sc.wlast[w]
+			switch a.opts.Aggregation {
+			case AggFirst:
+				softmaxInto(p, s.logits[f*L:(f+1)*L])
+			case AggAverage:
+				clear(p)
+				for i := f; i <= l; i++ {
+					softmaxInto(tmp, s.logits[i*L:(i+1)*L])
+					for j := range L {
+						p[j] += tmp[j]
+					}
+				}
+				for j := range L {
+					p[j] /= float32(l - f + 1)
+				}
+			case AggMax:
+				best := float32(-1)
+				for i := f; i <= l; i++ {
+					softmaxInto(tmp, s.logits[i*L:(i+1)*L])
+					for j := range L {
+						if tmp[j] > best {
+							best = tmp[j]
+							copy(p, tmp)
+						}
+					}
+				}
+			}
+			sc2 := sc.scores[w*L : (w+1)*L]
+			if a.crf != nil && a.opts.Aggregation == AggFirst {
+				copy(sc2, s.logits[f*L:(f+1)*L])
+			} else {
+				for j := range L {
+					sc2[j] = float32(math.Log(float64(p[j]) + 1e-12))
+				}
+			}
+		}
+		if a.opts.Decoding == DecodeViterbi {
+			sc.path = a.labels.viterbi(sc.scores, words, a.crf, sc.path)
+		} else {
+			sc.path = a.labels.argmax(sc.probs, words, sc.path)
+		}
+		sc.spans = a.labels.chunks(sc.path, sc.spans)
+		for _, sp := range sc.spans {
+			if !a.keepType(sp.typ) {
+				continue
+			}
+			var conf float64
+			for w := sp.first; w <= sp.last; w++ {
+				conf += float64(sc.probs[w*L+sc.path[w]])
+			}
+			conf /= float64(sp.last - sp.first + 1)
+			if conf < a.opts.MinConfidence {
+				continue
+			}
+			fp, lp := sc.wfirst[sp.first], sc.wlast[sp.last]
+			bb, be := s.byteBase+s.bytes[fp].Begin, s.byteBase+s.bytes[lp].End
+			res.Chunks = append(res.Chunks, Chunk{
+				DocID: d.doc.ID, ChunkIndex: len(res.Chunks),
+				Begin: s.charBase + s.chars[fp].Begin, End: s.charBase + s.chars[lp].End,
+				Text: d.doc.Text[bb:be], Label: sp.typ, Confidence: conf, Sentence: s.index,
+			})
+		}
+	}
+	a.mu.Lock()
+	a.stats.Docs++
+	a.stats.Sentences += int64(res.Sentences)
+	a.stats.Words += int64(res.Words)
+	a.stats.Pieces += int64(res.Pieces)
+	a.stats.Chunks += int64(len(res.Chunks))
+	a.mu.Unlock()
+	return res, nil
+}
+
+func (a *Annotator) keepType(t string) bool {
+	if len(a.opts.Types) == 0 {
+		return true
+	}
+	for _, x := range a.opts.Types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func resize(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
+}
+
+func resizeF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
