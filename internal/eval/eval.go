@@ -1,0 +1,207 @@
+package eval
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Span is an entity with code-point offsets [Begin, End) and a label (type
+// without B-/I- prefix).
+type Span struct {
+	Begin int    `json:"begin"`
+	End   int    `json:"end"`
+	Label string `json:"label"`
+}
+
+// GoldDoc is a document with gold entities.
+type GoldDoc struct {
+	ID       string
+	Text     string
+	Entities []Span
+}
+
+// ReadDocs reads JSON lines {"pmid"|"id", "text", "entities": [{begin, end, label}]}.
+func ReadDocs(path string) ([]GoldDoc, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	defer f.Close()
+	var docs []GoldDoc
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var d struct {
+			PMID     string `json:"pmid"`
+			ID       string `json:"id"`
+			Text     string `json:"text"`
+			Entities []Span `json:"entities"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			return nil, fmt.Errorf("eval: %s:%d: %w", path, line, err)
+		}
+		id := d.ID
+		if id == "" {
+			id = d.PMID
+		}
+		n := len([]rune(d.Text))
+		for _, e := range d.Entities {
+			if e.Begin < 0 || e.End > n || e.Begin >= e.End {
+				return nil, fmt.Errorf("eval: %s:%d: entity [%d,%d) outside the text (%d code points)", path, line, e.Begin, e.End, n)
+			}
+		}
+		docs = append(docs, GoldDoc{ID: id, Text: d.Text, Entities: d.Entities})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("eval: read %s: %w", path, err)
+	}
+	return docs, nil
+}
+
+// Counts are true positives, false positives and false negatives.
+type Counts struct {
+	TP int `json:"tp"`
+	FP int `json:"fp"`
+	FN int `json:"fn"`
+}
+
+// Scores are precision, recall and F1 with their counts.
+type Scores struct {
+	Counts
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"` // gold entities
+}
+
+func (c Counts) scores() Scores {
+	s := Scores{Counts: c, Support: c.TP + c.FN}
+	if c.TP+c.FP > 0 {
+		s.Precision = float64(c.TP) / float64(c.TP+c.FP)
+	}
+	if c.TP+c.FN > 0 {
+		s.Recall = float64(c.TP) / float64(c.TP+c.FN)
+	}
+	if s.Precision+s.Recall > 0 {
+		s.F1 = 2 * s.Precision * s.Recall / (s.Precision + s.Recall)
+	}
+	return s
+}
+
+// Report is the outcome of an evaluation.
+type Report struct {
+	Micro        Scores            `json:"micro"`
+	PerLabel     map[string]Scores `json:"per_label"`
+	PartialMicro Scores            `json:"partial_micro,omitempty"`
+	Docs         int               `json:"docs"`
+}
+
+// Scorer accumulates exact and partial matches document by document.
+type Scorer struct {
+	exact   map[string]*Counts
+	partial Counts
+	docs    int
+}
+
+// NewScorer returns an empty Scorer.
+func NewScorer() *Scorer { return &Scorer{exact: map[string]*Counts{}} }
+
+func (s *Scorer) counts(label string) *Counts {
+	c := s.exact[label]
+	if c == nil {
+		c = &Counts{}
+		s.exact[label] = c
+	}
+	return c
+}
+
+// Add scores one document's predictions against its gold spans.
+func (s *Scorer) Add(gold, pred []Span) {
+	s.docs++
+	g := map[Span]int{}
+	for _, e := range gold {
+		g[e]++
+		s.counts(e.Label)
+	}
+	for _, p := range pred {
+		c := s.counts(p.Label)
+		if g[p] > 0 {
+			g[p]--
+			c.TP++
+		} else {
+			c.FP++
+		}
+	}
+	for e, n := range g {
+		s.counts(e.Label).FN += n
+	}
+	// Partial: greedy one-to-one matching of overlapping same-label spans.
+	used := make([]bool, len(gold))
+	for _, p := range pred {
+		hit := false
+		for i, e := range gold {
+			if !used[i] && e.Label == p.Label && p.Begin < e.End && e.Begin < p.End {
+				used[i], hit = true, true
+				break
+			}
+		}
+		if hit {
+			s.partial.TP++
+		} else {
+			s.partial.FP++
+		}
+	}
+	for _, u := range used {
+		if !u {
+			s.partial.FN++
+		}
+	}
+}
+
+// Report computes the scores so far.
+func (s *Scorer) Report() Report {
+	r := Report{PerLabel: map[string]Scores{}, Docs: s.docs, PartialMicro: s.partial.scores()}
+	var micro Counts
+	for l, c := range s.exact {
+		r.PerLabel[l] = c.scores()
+		micro.TP += c.TP
+		micro.FP += c.FP
+		micro.FN += c.FN
+	}
+	r.Micro = micro.scores()
+	return r
+}
+
+// WriteTable prints the report as an aligned table.
+func (r Report) WriteTable(w io.Writer) error {
+	labels := make([]string, 0, len(r.PerLabel))
+	for l := range r.PerLabel {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-12s %9s %9s %9s %8s %6s %6s %6s\n", "label", "precision", "recall", "f1", "support", "tp", "fp", "fn")
+	row := func(name string, s Scores) {
+		fmt.Fprintf(&b, "%-12s %9.4f %9.4f %9.4f %8d %6d %6d %6d\n", name, s.Precision, s.Recall, s.F1, s.Support, s.TP, s.FP, s.FN)
+	}
+	for _, l := range labels {
+		row(l, r.PerLabel[l])
+	}
+	row("micro", r.Micro)
+	if r.PartialMicro.Support > 0 {
+		row("partial", r.PartialMicro)
+	}
+	fmt.Fprintf(&b, "documents: %d\n", r.Docs)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,111 @@
+package eval
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestScorerExactAndPartial(t *testing.T) {
+	s := NewScorer()
+	gold := []Span{{0, 5, "protein"}, {10, 20, "DNA"}, {30, 35, "cell_type"}}
+	pred := []Span{{0, 5, "protein"}, {10, 18, "DNA"}, {40, 45, "RNA"}}
+	s.Add(gold, pred)
+	r := s.Report()
+	if r.Micro.TP != 1 || r.Micro.FP != 2 || r.Micro.FN != 2 {
+		t.Fatalf("micro counts = %+v", r.Micro.Counts)
+	}
+	if got := r.Micro.F1; got < 0.333 || got > 0.334 {
+		t.Fatalf("micro F1 = %v, want 1/3", got)
+	}
+	if p := r.PartialMicro; p.TP != 2 || p.FP != 1 || p.FN != 1 {
+		t.Fatalf("partial = %+v", p.Counts)
+	}
+	if l := r.PerLabel["DNA"]; l.TP != 0 || l.FP != 1 || l.FN != 1 {
+		t.Fatalf("DNA = %+v", l.Counts)
+	}
+	if l := r.PerLabel["cell_type"]; l.Recall != 0 || l.Support != 1 {
+		t.Fatalf("cell_type = %+v", l)
+	}
+}
+
+func TestDuplicatePredictionsAreFalsePositives(t *testing.T) {
+	s := NewScorer()
+	s.Add([]Span{{0, 3, "DNA"}}, []Span{{0, 3, "DNA"}, {0, 3, "DNA"}})
+	if c := s.Report().Micro.Counts; c.TP != 1 || c.FP != 1 {
+		t.Fatalf("counts = %+v", c)
+	}
+}
+
+func TestChunksFromTagsConlleval(t *testing.T) {
+	cases := []struct {
+		tags []string
+		want []Span
+	}{
+		{[]string{"B-DNA", "I-DNA", "O"}, []Span{{0, 2, "DNA"}}},
+		{[]string{"I-DNA", "I-DNA"}, []Span{{0, 2, "DNA"}}},
+		{[]string{"B-DNA", "I-RNA"}, []Span{{0, 1, "DNA"}, {1, 2, "RNA"}}},
+		{[]string{"B-DNA", "B-DNA"}, []Span{{0, 1, "DNA"}, {1, 2, "DNA"}}},
+		{[]string{"O", "O"}, nil},
+	}
+	for _, c := range cases {
+		if got := ChunksFromTags(c.tags); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ChunksFromTags(%v) = %v, want %v", c.tags, got, c.want)
+		}
+	}
+}
+
+func TestTagsFromChunksRoundTrip(t *testing.T) {
+	s := Sentence{Tokens: []string{"IL-2", "gene", "in", "T", "cells"}, Tags: []string{"B-DNA", "I-DNA", "O", "B-cell_type", "I-cell_type"}}
+	text, toks := s.Text()
+	if text != "IL-2 gene in T cells" {
+		t.Fatalf("text %q", text)
+	}
+	var chunks []Span
+	for _, c := range ChunksFromTags(s.Tags) {
+		chunks = append(chunks, Span{Begin: toks[c.Begin].Begin, End: toks[c.End-1].End, Label: c.Label})
+	}
+	if got := TagsFromChunks(toks, chunks); !reflect.DeepEqual(got, s.Tags) {
+		t.Fatalf("round trip %v, want %v", got, s.Tags)
+	}
+}
+
+func TestReadErrorsNameTheInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.iob2")
+	os.WriteFile(bad, []byte("IL-2\tB-DNA\nfoo\tX-bar\n"), 0o644)
+	if _, err := ReadIOB(bad); err == nil || !contains(err.Error(), "bad.iob2:2") {
+		t.Fatalf("err = %v, want file:line", err)
+	}
+	badj := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(badj, []byte(`{"id":"1","text":"abc","entities":[{"begin":0,"end":9,"label":"DNA"}]}`+"\n"), 0o644)
+	if _, err := ReadDocs(badj); err == nil || !contains(err.Error(), "bad.jsonl:1") {
+		t.Fatalf("err = %v, want file:line", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestReadJNLPBADevel(t *testing.T) {
+	const p = "/work/shared/data/jnlpba/devel.iob2"
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("JNLPBA data not available")
+	}
+	sents, err := ReadIOB(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Gold against itself scores 1.0.
+	s := NewScorer()
+	n := 0
+	for _, st := range sents {
+		c := ChunksFromTags(st.Tags)
+		n += len(c)
+		s.Add(c, c)
+	}
+	if r := s.Report(); r.Micro.F1 != 1 || n == 0 {
+		t.Fatalf("gold vs gold F1 = %v over %d chunks", r.Micro.F1, n)
+	}
+}
