@@ -1,0 +1,48 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestEnvTwins(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    int
+		wantStr string
+		wantErr string
+	}{
+		{"default", nil, nil, 5000, "x", ""},
+		{"env", nil, map[string]string{"NERSTREAM_FLUSH_RECORDS": "7", "NERSTREAM_OUT": "file:///o"}, 7, "file:///o", ""},
+		{"flag wins", []string{"--flush-records=9"}, map[string]string{"NERSTREAM_FLUSH_RECORDS": "7"}, 9, "x", ""},
+		{"bad env", nil, map[string]string{"NERSTREAM_FLUSH_RECORDS": "many"}, 0, "", "NERSTREAM_FLUSH_RECORDS"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			n := fs.Int("flush-records", 5000, "")
+			s := fs.String("out", "x", "")
+			err := Parse(fs, c.args)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want mention of %s", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || *n != c.want || *s != c.wantStr {
+				t.Fatalf("got %d %q %v, want %d %q", *n, *s, err, c.want, c.wantStr)
+			}
+		})
+	}
+	if got := EnvName("kafka-tls-ca"); got != "NERSTREAM_KAFKA_TLS_CA" {
+		t.Fatal(got)
+	}
+}
