@@ -1,0 +1,367 @@
+"""Shared pieces for training nerstream NER models: data, windows, models, decoding, evaluation.
+
+Run with Debian's /usr/bin/python3 (torch 1.13). Input is the JSON written by prep_data.js.
+"""
+import json
+import math
+import random
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LABELS = ['O', 'B-DNA', 'I-DNA', 'B-RNA', 'I-RNA', 'B-cell_line', 'I-cell_line',
+          'B-cell_type', 'I-cell_type', 'B-protein', 'I-protein']
+NL = len(LABELS)
+PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
+MAXLEN = 128          # window length including [CLS] and [SEP]
+BODY = MAXLEN - 2     # wordpieces per window
+IGN = -100
+
+
+def load_split(path):
+    with open(path) as f:
+        d = json.load(f)
+    assert d['labels'] == LABELS, 'label order mismatch in %s' % path
+    return d['docs']
+
+
+def load_vocab(path):
+    with open(path, encoding='utf-8') as f:
+        return [l.rstrip('\n') for l in f]
+
+
+# ---------------------------------------------------------------- windows
+
+def chunk_sentence(s):
+    """Split a sentence longer than BODY into BODY-sized pieces (rare: 0.17% of sentences)."""
+    n = len(s['ids'])
+    if n <= BODY:
+        return [(s, 0, n)]
+    return [(s, a, min(a + BODY, n)) for a in range(0, n, BODY)]
+
+
+def make_window(parts):
+    """parts: list of (sent, a, b). Returns dict with ids/labels incl. [CLS]/[SEP] and the parts."""
+    ids = [CLS]
+    labs = [IGN]
+    for s, a, b in parts:
+        ids.extend(s['ids'][a:b])
+        labs.extend(s['wlab'][a:b])
+    ids.append(SEP)
+    labs.append(IGN)
+    return {'ids': ids, 'labs': labs, 'parts': parts}
+
+
+def single_windows(docs):
+    out = []
+    for d in docs:
+        for s in d['sents']:
+            for p in chunk_sentence(s):
+                out.append(make_window([p]))
+    return out
+
+
+def packed_windows(docs):
+    """Whole sentences of one document packed greedily, in order, up to BODY wordpieces."""
+    out = []
+    for d in docs:
+        cur, n = [], 0
+        for s in d['sents']:
+            for p in chunk_sentence(s):
+                ln = p[2] - p[1]
+                if cur and n + ln > BODY:
+                    out.append(make_window(cur))
+                    cur, n = [], 0
+                cur.append(p)
+                n += ln
+        if cur:
+            out.append(make_window(cur))
+    return out
+
+
+def mixed_windows(docs, rng, p_single=0.5):
+    """Training mixture: each sentence once per epoch, ~half alone, ~half in packed runs of the same doc."""
+    out = []
+    for d in docs:
+        parts = [p for s in d['sents'] for p in chunk_sentence(s)]
+        i = 0
+        while i < len(parts):
+            if rng.random() < p_single:
+                out.append(make_window([parts[i]]))
+                i += 1
+                continue
+            cur, n = [], 0
+            while i < len(parts) and (not cur or n + parts[i][2] - parts[i][1] <= BODY):
+                cur.append(parts[i])
+                n += parts[i][2] - parts[i][1]
+                i += 1
+            out.append(make_window(cur))
+    return out
+
+
+def batches(windows, bs, rng=None, pad_to=None):
+    """Length-bucketed batches. With rng: shuffled buckets; pad_to forces a fixed length (e.g. 128)."""
+    idx = sorted(range(len(windows)), key=lambda i: len(windows[i]['ids']))
+    if rng is not None:
+        # sort with noise so buckets differ per epoch
+        idx = sorted(range(len(windows)), key=lambda i: len(windows[i]['ids']) + rng.random() * 4)
+    groups = [idx[i:i + bs] for i in range(0, len(idx), bs)]
+    if rng is not None:
+        rng.shuffle(groups)
+    for g in groups:
+        T = pad_to or max(len(windows[i]['ids']) for i in g)
+        ids = torch.zeros(len(g), T, dtype=torch.long)
+        att = torch.zeros(len(g), T, dtype=torch.long)
+        lab = torch.full((len(g), T), IGN, dtype=torch.long)
+        for r, i in enumerate(g):
+            w = windows[i]
+            n = len(w['ids'])
+            ids[r, :n] = torch.tensor(w['ids'])
+            att[r, :n] = 1
+            lab[r, :n] = torch.tensor(w['labs'])
+        yield g, ids, att, lab
+
+
+# ---------------------------------------------------------------- decoding / eval
+
+def allowed_matrix():
+    """allowed[i][j]: transition LABELS[i] -> LABELS[j] permitted (BIO)."""
+    A = [[True] * NL for _ in range(NL)]
+    for i, a in enumerate(LABELS):
+        for j, b in enumerate(LABELS):
+            if b.startswith('I-'):
+                typ = b[2:]
+                A[i][j] = a != 'O' and a[2:] == typ
+    start = [not l.startswith('I-') for l in LABELS]
+    return A, start
+
+
+_ALLOWED, _START = allowed_matrix()
+
+
+def viterbi(logp):
+    """Constrained BIO Viterbi over a [T, NL] log-prob tensor; returns a list of label ids."""
+    T = logp.shape[0]
+    if T == 0:
+        return []
+    neg = -1e9
+    trans = torch.tensor([[0.0 if _ALLOWED[i][j] else neg for j in range(NL)] for i in range(NL)])
+    score = logp[0] + torch.tensor([0.0 if s else neg for s in _START])
+    back = []
+    for t in range(1, T):
+        cand = score.unsqueeze(1) + trans  # [from, to]
+        best, arg = cand.max(0)
+        score = best + logp[t]
+        back.append(arg)
+    path = [int(score.argmax())]
+    for arg in reversed(back):
+        path.append(int(arg[path[-1]]))
+    return path[::-1]
+
+
+def chunks(tags):
+    """conlleval-style chunks (type, start, end) from a list of label strings."""
+    out = []
+    cur = None
+    for i, t in enumerate(tags + ['O']):
+        if t == 'O' or t.startswith('B-') or (t.startswith('I-') and (cur is None or cur[0] != t[2:])):
+            if cur is not None:
+                out.append((cur[0], cur[1], i))
+                cur = None
+            if t != 'O':
+                cur = [t[2:], i]
+    return out
+
+
+def prf(tp, np_, ng):
+    p = tp / np_ if np_ else 0.0
+    r = tp / ng if ng else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+@torch.no_grad()
+def evaluate(model, docs, mode='single', bs=64, pad_to=None):
+    """Exact-span micro F1 over GENIA tokens (token label = its first wordpiece). Returns dict."""
+    model.eval()
+    wins = single_windows(docs) if mode == 'single' else packed_windows(docs)
+    # per sentence predicted wordpiece labels, assembled from windows
+    pred_arg = {}
+    pred_vit = {}
+    for g, ids, att, _ in batches(wins, bs, pad_to=pad_to):
+        logits = model(ids, att)
+        logp = F.log_softmax(logits.float(), -1)
+        for r, i in enumerate(g):
+            w = wins[i]
+            n = len(w['ids'])
+            lp = logp[r, 1:n - 1]
+            arg = lp.argmax(-1).tolist()
+            vit = viterbi(lp)
+            o = 0
+            for s, a, b in w['parts']:
+                key = id(s)
+                pred_arg.setdefault(key, [0] * len(s['ids']))[a:b] = arg[o:o + b - a]
+                pred_vit.setdefault(key, [0] * len(s['ids']))[a:b] = vit[o:o + b - a]
+                o += b - a
+    res = {}
+    for name, pred in (('argmax', pred_arg), ('viterbi', pred_vit)):
+        per = {}
+        tp = npred = ngold = 0
+        for d in docs:
+            for s in d['sents']:
+                wp = pred[id(s)]
+                tok = ['O'] * len(s['words'])
+                seen = set()
+                for k, ti in enumerate(s['wtok']):
+                    if ti not in seen:
+                        seen.add(ti)
+                        tok[ti] = LABELS[wp[k]]
+                gold = set(chunks([LABELS[x] for x in s['tlab']]))
+                pr = set(chunks(tok))
+                for typ, *_ in gold:
+                    per.setdefault(typ, [0, 0, 0])[2] += 1
+                for c in pr:
+                    per.setdefault(c[0], [0, 0, 0])[1] += 1
+                    if c in gold:
+                        per[c[0]][0] += 1
+                tp += len(gold & pr)
+                npred += len(pr)
+                ngold += len(gold)
+        p, r, f = prf(tp, npred, ngold)
+        res[name] = {'p': p, 'r': r, 'f1': f, 'per_label': {k: dict(zip(('p', 'r', 'f1'), prf(*v)), n=v[2]) for k, v in sorted(per.items())}}
+    return res
+
+
+# ---------------------------------------------------------------- models
+
+def char_table(vocab, max_chars=20):
+    """Char vocab from the wordpiece strings (vocab comes from train text) and an id→chars table."""
+    chars = sorted({c for w in vocab[5:] for c in (w[2:] if w.startswith('##') else w)})
+    cid = {c: i + 2 for i, c in enumerate(chars)}  # 0 pad, 1 unknown char
+    rows = []
+    for i, w in enumerate(vocab):
+        if i < 5:
+            # specials get one distinct pseudo-char each so [CLS]/[SEP]/[UNK] are recognisable
+            rows.append([len(cid) + 2 + i] + [0] * (max_chars - 1))
+            continue
+        s = w[2:] if w.startswith('##') else w
+        r = [cid.get(c, 1) for c in s[:max_chars]]
+        rows.append(r + [0] * (max_chars - len(r)))
+    return torch.tensor(rows, dtype=torch.long), len(cid) + 2 + 5
+
+
+class RevLSTM(nn.Module):
+    """One BiLSTM layer whose backward direction never reads padding at the end of a row."""
+
+    def __init__(self, din, h):
+        super().__init__()
+        self.f = nn.LSTM(din, h, batch_first=True)
+        self.b = nn.LSTM(din, h, batch_first=True)
+
+    def forward(self, x, rev):
+        # rev: [B,T,1] long, rev[b,t] = len_b-1-t for t < len_b else t (an involution)
+        idx = rev.expand(-1, -1, x.shape[2])
+        yf, _ = self.f(x)
+        xb = torch.gather(x, 1, idx)
+        yb, _ = self.b(xb)
+        idx2 = rev.expand(-1, -1, yb.shape[2])
+        yb = torch.gather(yb, 1, idx2)
+        return torch.cat([yf, yb], -1)
+
+
+class BiLSTMTagger(nn.Module):
+    def __init__(self, vocab, nl=NL, emb=200, char_emb=50, char_filters=100, hidden=256, layers=2,
+                 dropout=0.33, max_chars=20):
+        super().__init__()
+        table, nchars = char_table(vocab, max_chars)
+        self.register_buffer('chars', table)
+        self.cfg = dict(emb=emb, char_emb=char_emb, char_filters=char_filters, hidden=hidden, layers=layers,
+                        dropout=dropout, max_chars=max_chars, nchars=nchars, vocab=len(vocab))
+        self.emb = nn.Embedding(len(vocab), emb, padding_idx=0)
+        self.cemb = nn.Embedding(nchars, char_emb, padding_idx=0)
+        self.conv = nn.Conv1d(char_emb, char_filters, 3, padding=1)
+        self.drop = nn.Dropout(dropout)
+        din = emb + char_filters
+        self.layers = nn.ModuleList()
+        for _ in range(layers):
+            self.layers.append(RevLSTM(din, hidden))
+            din = 2 * hidden
+        self.out = nn.Linear(din, nl)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        B, T = input_ids.shape
+        ch = self.chars[input_ids]                          # [B,T,C]
+        cmask = (ch > 0).to(torch.float32).reshape(B * T, 1, -1)
+        ce = self.cemb(ch).reshape(B * T, ch.shape[2], -1).transpose(1, 2)  # [BT,E,C]
+        cf = F.relu(self.conv(ce)) * cmask
+        cf = cf.max(2)[0].reshape(B, T, -1)
+        x = torch.cat([self.emb(input_ids), cf], -1)
+        x = self.drop(x)
+        lens = attention_mask.sum(1, keepdim=True)          # [B,1]
+        t = torch.cumsum(torch.ones_like(input_ids), 1) - 1  # [B,T] positions
+        rev = torch.where(t < lens, lens - 1 - t, t).unsqueeze(2)
+        for layer in self.layers:
+            x = self.drop(layer(x, rev))
+        return self.out(x)
+
+
+class TinyBert(nn.Module):
+    """Hand-written post-LN BERT encoder + token classification head (exports at opset 14)."""
+
+    def __init__(self, vocab_size, nl=NL, hidden=32, layers=2, heads=2, inter=128, maxpos=128, dropout=0.1):
+        super().__init__()
+        self.h, self.nh = hidden, heads
+        self.word = nn.Embedding(vocab_size, hidden, padding_idx=0)
+        self.pos = nn.Embedding(maxpos, hidden)
+        self.typ = nn.Embedding(2, hidden)
+        self.eln = nn.LayerNorm(hidden, eps=1e-12)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList()
+        for _ in range(layers):
+            self.blocks.append(nn.ModuleDict(dict(
+                qkv=nn.Linear(hidden, 3 * hidden), ao=nn.Linear(hidden, hidden), ln1=nn.LayerNorm(hidden, eps=1e-12),
+                i=nn.Linear(hidden, inter), o=nn.Linear(inter, hidden), ln2=nn.LayerNorm(hidden, eps=1e-12))))
+        self.cls = nn.Linear(hidden, nl)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        B, T = input_ids.shape
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        pos = torch.cumsum(torch.ones_like(input_ids), 1) - 1
+        x = self.word(input_ids) + self.pos(pos) + self.typ(token_type_ids)
+        x = self.drop(self.eln(x))
+        bias = (1.0 - attention_mask.to(torch.float32))[:, None, None, :] * -10000.0
+        dh = self.h // self.nh
+        for b in self.blocks:
+            q, k, v = b['qkv'](x).split(self.h, -1)
+            q = q.reshape(B, T, self.nh, dh).transpose(1, 2)
+            k = k.reshape(B, T, self.nh, dh).transpose(1, 2)
+            v = v.reshape(B, T, self.nh, dh).transpose(1, 2)
+            a = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(dh) + bias
+            a = self.drop(torch.softmax(a, -1))
+            c = torch.matmul(a, v).transpose(1, 2).reshape(B, T, self.h)
+            x = b['ln1'](x + self.drop(b['ao'](c)))
+            x = b['ln2'](x + self.drop(b['o'](F.gelu(b['i'](x)))))
+        return self.cls(x)
+
+
+def nparams(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def config_json(model_type, arch, extra=None):
+    c = {
+        'model_type': model_type,
+        'architectures': [arch],
+        'id2label': {str(i): l for i, l in enumerate(LABELS)},
+        'label2id': {l: i for i, l in enumerate(LABELS)},
+        'num_labels': NL,
+        'max_position_embeddings': MAXLEN,
+        'vocab_size': 16000,
+        'pad_token_id': PAD,
+    }
+    if extra:
+        c.update(extra)
+    return c

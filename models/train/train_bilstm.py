@@ -1,0 +1,111 @@
+"""Train the BiLSTM + char-CNN wordpiece tagger (nerstream jnlpba-v1). Resumes from WORK/last.pt.
+
+/usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline-min 65] [--epochs 30]
+Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi, packed+single mean).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nerlib as N  # noqa: E402
+
+
+def log(path, msg):
+    line = time.strftime('%H:%M:%S ') + msg
+    print(line, flush=True)
+    with open(path, 'a') as f:
+        f.write(line + '\n')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument('--work', default=os.path.join(here, 'work'))
+    ap.add_argument('--vocab', default=os.path.join(here, 'vocab', 'vocab.txt'))
+    ap.add_argument('--epochs', type=int, default=30)
+    ap.add_argument('--deadline', type=float, default=0, help='unix time: start no epoch that would end after it')
+    ap.add_argument('--bs', type=int, default=32)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--seed', type=int, default=13)
+    ap.add_argument('--log-every', type=int, default=50)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    logp = os.path.join(a.work, 'train.log')
+    train = N.load_split(os.path.join(a.work, 'train.json'))
+    devel = N.load_split(os.path.join(a.work, 'devel.json'))
+    vocab = N.load_vocab(a.vocab)
+    torch.manual_seed(a.seed)
+    model = N.BiLSTMTagger(vocab)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    state = {'epoch': 0, 'best': -1.0, 'best_epoch': 0, 'lr': a.lr, 'history': [], 'bad': 0}
+    last = os.path.join(a.work, 'last.pt')
+    if os.path.exists(last):
+        ck = torch.load(last)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        state = ck['state']
+        log(logp, 'resumed after epoch %d (best %.4f at %d)' % (state['epoch'], state['best'], state['best_epoch']))
+    else:
+        log(logp, 'start: params %d, cfg %s' % (N.nparams(model), json.dumps(model.cfg)))
+    ep_times = [h['secs'] for h in state['history']]
+    while state['epoch'] < a.epochs:
+        ep = state['epoch'] + 1
+        est = (sum(ep_times) / len(ep_times)) if ep_times else 0
+        if a.deadline and ep_times and time.time() + est > a.deadline:
+            log(logp, 'deadline: not starting epoch %d (est %.0fs)' % (ep, est))
+            break
+        for g in opt.param_groups:
+            g['lr'] = state['lr']
+        rng = random.Random(a.seed * 1000 + ep)
+        torch.manual_seed(a.seed * 1000 + ep)
+        wins = N.mixed_windows(train, rng)
+        model.train()
+        t0 = time.time()
+        tot, nb = 0.0, 0
+        for step, (_, ids, att, lab) in enumerate(N.batches(wins, a.bs, rng=rng), 1):
+            logits = model(ids, att)
+            loss = F.cross_entropy(logits.reshape(-1, N.NL), lab.reshape(-1), ignore_index=N.IGN)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            tot += loss.item()
+            nb += 1
+            if step % a.log_every == 0:
+                log(logp, 'ep %d step %d loss %.4f (%.1f ms/step)' % (ep, step, tot / nb, 1000 * (time.time() - t0) / step))
+        tt = time.time() - t0
+        ev = {m: N.evaluate(model, devel, m) for m in ('single', 'packed')}
+        secs = time.time() - t0
+        ep_times.append(secs)
+        f = {m: {k: round(ev[m][k]['f1'] * 100, 2) for k in ('argmax', 'viterbi')} for m in ev}
+        score = (f['single']['viterbi'] + f['packed']['viterbi']) / 2
+        h = {'epoch': ep, 'loss': tot / max(nb, 1), 'lr': state['lr'], 'train_secs': tt, 'secs': secs, 'f1': f,
+             'windows': len(wins)}
+        state['history'].append(h)
+        log(logp, 'EPOCH %d loss %.4f lr %.1e train %.0fs total %.0fs devel F1 single argmax %.2f viterbi %.2f | packed argmax %.2f viterbi %.2f'
+            % (ep, h['loss'], state['lr'], tt, secs, f['single']['argmax'], f['single']['viterbi'], f['packed']['argmax'], f['packed']['viterbi']))
+        state['epoch'] = ep
+        if score > state['best']:
+            state['best'], state['best_epoch'], state['bad'] = score, ep, 0
+            torch.save({'model': model.state_dict(), 'cfg': model.cfg, 'epoch': ep, 'eval': ev, 'history': state['history']},
+                       os.path.join(a.work, 'best.tmp'))
+            os.replace(os.path.join(a.work, 'best.tmp'), os.path.join(a.work, 'best.pt'))
+            log(logp, 'new best epoch %d score %.2f' % (ep, score))
+        else:
+            state['bad'] += 1
+            state['lr'] = max(state['lr'] * 0.5, 1e-4)
+            log(logp, 'no improvement; lr -> %.1e' % state['lr'])
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'state': state}, os.path.join(a.work, 'last.tmp'))
+        os.replace(os.path.join(a.work, 'last.tmp'), last)
+    log(logp, 'done: best epoch %d score %.2f' % (state['best_epoch'], state['best']))
+
+
+if __name__ == '__main__':
+    main()
