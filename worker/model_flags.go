@@ -1,0 +1,127 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nerstream/nerstream/internal/model"
+	"github.com/nerstream/nerstream/internal/ner"
+)
+
+// DefaultModelName is the bundle shipped under models/.
+const DefaultModelName = "jnlpba-v1"
+
+// defaultModel finds the shipped bundle relative to the working directory or
+// the executable, so `worker annotate` works with no flags.
+func defaultModel() string {
+	var cands []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			cands = append(cands, filepath.Join(d, "models", DefaultModelName))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "models", DefaultModelName))
+	}
+	cands = append(cands, "/opt/nerstream/models/"+DefaultModelName)
+	for _, c := range cands {
+		if st, err := os.Stat(filepath.Join(c, "model.onnx")); err == nil && !st.IsDir() {
+			return c
+		}
+	}
+	return filepath.Join("models", DefaultModelName)
+}
+
+// modelFlags are the model and NER options shared by every subcommand.
+type modelFlags struct {
+	dir, device                    string
+	batch, intra, inter            int
+	aggregation, decoding, packing string
+	overlap                        int
+	labels                         string
+	minConf                        float64
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.dir, "model", defaultModel(), "model bundle directory (model.onnx, config.json, tokenizer.json)")
+	fs.StringVar(&m.device, "device", "auto", "execution provider: auto, cpu, cuda or cuda:N")
+	fs.IntVar(&m.batch, "batch", 32, "windows per model run (B of the fixed [B,128] batch)")
+	fs.IntVar(&m.intra, "intra-threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+	fs.IntVar(&m.inter, "inter-threads", 0, "ONNX Runtime inter-op threads (0: default)")
+	fs.StringVar(&m.aggregation, "aggregation", "first", "word label from its wordpieces: first, average or max")
+	fs.StringVar(&m.decoding, "decoding", "", "BIO decoding: viterbi or argmax (default: the bundle's, else viterbi)")
+	fs.StringVar(&m.packing, "packing", "document", "sentences per window: document, sentence or stream")
+	fs.IntVar(&m.overlap, "overlap", 32, "wordpieces shared by neighbouring windows of a long sentence")
+	fs.StringVar(&m.labels, "labels", "", "comma-separated entity types to keep (default: all)")
+	fs.Float64Var(&m.minConf, "min-confidence", 0, "drop chunks with a lower confidence")
+}
+
+// open loads the bundle, starts the session and builds the annotator.
+func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner.Annotator, error) {
+	b, err := model.LoadBundle(m.dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dev, err := model.ParseDevice(m.device)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o := ner.DefaultOptions()
+	if o.Aggregation, err = ner.ParseAggregation(m.aggregation); err != nil {
+		return nil, nil, nil, err
+	}
+	dec := m.decoding
+	if dec == "" {
+		dec = b.Decoding
+	}
+	if o.Decoding, err = ner.ParseDecoding(dec); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.Packing, err = ner.ParsePacking(m.packing); err != nil {
+		return nil, nil, nil, err
+	}
+	o.Overlap, o.MinConfidence = m.overlap, m.minConf
+	if m.labels != "" {
+		known := map[string]bool{}
+		for _, l := range b.Labels {
+			if len(l) > 2 {
+				known[l[2:]] = true
+			}
+		}
+		for _, t := range strings.Split(m.labels, ",") {
+			t = strings.TrimSpace(t)
+			if !known[t] {
+				return nil, nil, nil, fmt.Errorf("--labels: %q is not an entity type of %s (have %v)", t, b.Name, keys(known))
+			}
+			o.Types = append(o.Types, t)
+		}
+	}
+	if b.CRF != nil {
+		o.CRF = &ner.CRFTransitions{Transitions: b.CRF.Transitions, Start: b.CRF.Start, End: b.CRF.End}
+	}
+	s, err := model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(m.intra, m.inter), model.WithLogger(log))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := ner.New(b.Tokenizer, s, b.Labels, o)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return b, s, a, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
