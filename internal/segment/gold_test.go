@@ -116,7 +116,7 @@ func readIOB(path string) (map[string][][]string, error) {
 }
 
 // alignGold finds each token in the text in order (skipping white space;
-// GENIA writes quotes as `` and ”) and returns the sentence spans in code
+// GENIA writes quotes as “ and ”) and returns the sentence spans in code
 // points.
 func alignGold(text string, sents [][]string) ([][2]int, error) {
 	i := 0
@@ -231,8 +231,10 @@ func TestGoldJNLPBA(t *testing.T) {
 		// floors a bit below the measured values, so regressions fail
 		minF1, minF1InLine, minDocs float64
 	}{
-		{"devel", 0.99, 0.99, 0.93},
-		{"train", 0.99, 0.985, 0.92},
+		// measured: devel F1 0.9966, in-line 0.9961, exact docs 0.965;
+		// train 0.9965, 0.9960, 0.959
+		{"devel", 0.993, 0.992, 0.95},
+		{"train", 0.993, 0.992, 0.945},
 	}
 	for _, c := range cases {
 		t.Run(c.split, func(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 // which a period never ends a sentence, whatever follows: "e.g. ECP",
 // "vs. Control", "Fig. 2", "Dr. Smith".
 var abbrevAlways = set(
-	"e.g", "i.e", "eg", "ie", "viz", "cf", "Cf", "vs", "Vs", "v",
-	"Fig", "Figs", "fig", "figs", "approx", "Approx", "ca", "c",
+	"e.g", "i.e", "eg", "ie", "viz", "cf", "Cf", "vs", "Vs",
+	"Fig", "Figs", "fig", "figs", "approx", "Approx", "ca",
 	"Dr", "Drs", "Prof", "Mr", "Mrs", "Ms", "St", "Mt", "Ste",
 	"sp", "spp", "ssp", "subsp", "var", "cv", "sect",
 	"Eq", "Eqs", "eq", "eqs", "Ref", "Refs", "ref", "refs",
@@ -27,13 +27,50 @@ var abbrevBeforeNumber = set(
 	"al", "etc", "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "resp", "min", "max",
 	"U.S", "U.K", "U.S.A", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug",
 	"Sep", "Sept", "Oct", "Nov", "Dec",
-	// journal abbreviations in references ("Mol. Cell. Biol. 8:5581")
+	// journal titles in references ("Mol. Cell. Biol. 8:5581")
 	"Mol", "Cell", "Biol", "Biochem", "Biophys", "Biochim", "Acta", "Proc",
 	"Natl", "Acad", "Sci", "Med", "Exp", "Immunol", "Virol", "Chem", "Res",
 	"Nucl", "Acids", "Genet", "Lett", "Commun", "Clin", "Invest", "Engl",
 	"Physiol", "Pharmacol", "Endocrinol", "Oncol", "Hematol", "Cancer",
 	"Nat", "Rev", "Ann", "Annu", "Dev", "Struct", "Microbiol", "Pathol",
+	"Am", "Eur", "Int", "Br", "Jpn", "Steroid", "Genes", "Science",
 )
+
+// journalAbbrev lists abbreviated words of journal titles: a period after
+// one does not end a sentence when another journal word follows
+// ("Mol. Cell. Biol.", "Exp. Cell Res.", "Am. J. Physiol.").
+var journalAbbrev = set(
+	"Mol", "Biol", "Biochem", "Biophys", "Biochim", "Proc", "Natl", "Acad",
+	"Sci", "Med", "Exp", "Immunol", "Virol", "Chem", "Res", "Nucl", "Genet",
+	"Lett", "Commun", "Clin", "Invest", "Engl", "Physiol", "Pharmacol",
+	"Endocrinol", "Oncol", "Hematol", "Nat", "Rev", "Ann", "Annu", "Dev",
+	"Struct", "Microbiol", "Pathol", "Am", "Eur", "Int", "Br", "Jpn", "J",
+)
+
+// journalWords are whole words that occur in journal titles after an
+// abbreviation ("Exp. Cell Res.", "Nucl. Acids Res.").
+var journalWords = set(
+	"Cell", "Cancer", "Acta", "Acids", "Science", "Nature", "Blood",
+	"Immunity", "Genes", "Steroid", "Oncogene", "Leukemia", "Endocrinology",
+	"USA",
+)
+
+// isJournalPair reports whether word (without its period) and the token at
+// k form part of a journal title: an abbreviation followed by a journal
+// word or abbreviation, or a journal word followed by an abbreviation with
+// its period.
+func isJournalPair(text, word string, k int) bool {
+	next := tokenAt(text, k)
+	dotted := false
+	if n := len(next); n > 0 && (next[n-1] == '.' || next[n-1] == ',') {
+		dotted = next[n-1] == '.'
+		next = next[:n-1]
+	}
+	if journalAbbrev[word] {
+		return journalAbbrev[next] || journalWords[next]
+	}
+	return journalWords[word] && dotted && journalAbbrev[next]
+}
 
 // labelWords are the words one of which a structured-abstract label must
 // contain ("MATERIALS AND METHODS:", "BACKGROUND & AIMS:").
@@ -208,26 +245,21 @@ func isInitials(word string) bool {
 	if word == "" {
 		return false
 	}
-	letter := true // expecting a letter
-	for _, r := range word {
-		if letter {
-			if !isUpper(r) {
+	sep := "" // separator since the last letter
+	for i, r := range word {
+		if isUpper(r) {
+			if i > 0 && sep != "." && sep != "-" && sep != ".-" {
 				return false
 			}
-			letter = false
+			sep = ""
 			continue
 		}
-		switch r {
-		case '.':
-			letter = true
-		case '-':
-			letter = true
-		default:
+		if i == 0 || (r != '.' && r != '-') || len(sep) >= 2 {
 			return false
 		}
+		sep += string(r)
 	}
-	// "C.-" would end expecting a letter; "C.-J" ends on a letter
-	return !letter
+	return sep == ""
 }
 
 // isInitialAt reports whether the token at k is an initial ("M." or "C.J."
@@ -274,25 +306,101 @@ func prevWord(text string, start, ws int) string {
 	return text[b : e-1]
 }
 
-// isEnumerator reports whether word is a list marker: one or two digits, a
-// lower-case roman numeral up to "x", or a single letter, possibly in
-// brackets ("1", "(ii)", "a").
-func isEnumerator(word string) bool {
-	if n := len(word); n >= 2 && (word[n-1] == ')' || word[n-1] == ']') {
-		word = word[:n-1]
-	}
-	switch len(word) {
-	case 1:
-		c := word[0]
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
-	case 2:
-		if word[0] >= '0' && word[0] <= '9' && word[1] >= '0' && word[1] <= '9' {
-			return true
+// isDottedLower reports whether word is a dotted lower-case abbreviation
+// without its final period ("p.m", "a.m", "e.g").
+func isDottedLower(word string) bool {
+	dot := false
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		switch {
+		case c == '.':
+			if i == 0 || word[i-1] == '.' {
+				return false
+			}
+			dot = true
+		case c < 'a' || c > 'z':
+			return false
 		}
 	}
-	switch word {
-	case "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x":
+	return dot
+}
+
+// tokenAt returns the whitespace-delimited token starting at k (at most
+// 32 bytes of it).
+func tokenAt(text string, k int) string {
+	e := k
+	for e < len(text) && e-k < 32 {
+		r, w := decodeAt(text, e)
+		if isSpace(r) {
+			break
+		}
+		e += w
+	}
+	return text[k:e]
+}
+
+// isAuthorInitial reports whether the single capital at ws (followed by a
+// period, the next token at k) is an author's initial in a reference outside
+// brackets: "Karsenty, G. (1995) Mol. Cell. Biol.", "Tracey, J. J. Exp.
+// Med.", "Jiang, L. Szekely, V. Wendel-Hansen".
+func isAuthorInitial(text string, start, ws, k int) bool {
+	next := tokenAt(text, k)
+	// a year in brackets: "G. (1995)"
+	if len(next) >= 6 && next[0] == '(' && (next[1:3] == "19" || next[1:3] == "20") &&
+		isDigits(next[3:5]) && (next[5] == ')' || (len(next) > 6 && next[6] == ')')) {
 		return true
 	}
+	// a journal abbreviation: "J. Exp. Med."
+	if n := len(next); n > 1 && next[n-1] == '.' && abbrevBeforeNumber[next[:n-1]] && isUpper(rune(next[0])) {
+		return true
+	}
+	// "Surname, X. Surname," in an author list
+	if n := len(next); n > 1 && next[n-1] == ',' && isUpper(rune(next[0])) {
+		e := skipSpaceBack(text, start, ws)
+		if e > start && text[e-1] == ',' {
+			return true
+		}
+		// "..., and A. Rosen,"
+		if p := prevToken(text, start, e); p == "and" || p == "&" {
+			if e = skipSpaceBack(text, start, e-len(p)); e > start && text[e-1] == ',' {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// skipSpaceBack returns the offset after the last non-space rune before e,
+// not going before start.
+func skipSpaceBack(text string, start, e int) int {
+	for e > start {
+		r, w := utf8.DecodeLastRuneInString(text[:e])
+		if !isSpace(r) {
+			break
+		}
+		e -= w
+	}
+	return e
+}
+
+// prevToken returns the token that ends at e (at most 16 bytes of it).
+func prevToken(text string, start, e int) string {
+	b := e
+	for b > start && e-b < 16 {
+		r, w := utf8.DecodeLastRuneInString(text[:b])
+		if isSpace(r) {
+			break
+		}
+		b -= w
+	}
+	return text[b:e]
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

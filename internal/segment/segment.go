@@ -341,7 +341,11 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 	if abbrevAlways[word] {
 		return 0, false
 	}
-	if abbrevBeforeNumber[word] && !isUpper(next) {
+	if abbrevBeforeNumber[word] && (!isUpper(next) || isJournalPair(text, word, k)) {
+		return 0, false
+	}
+	if closed > 0 && (abbrevBeforeNumber[word] || isDottedLower(word)) {
+		// "(1 mg at 11 p.m.) Type ...", "(Smith et al.) The ..."
 		return 0, false
 	}
 	if isInitials(word) {
@@ -356,11 +360,10 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 		if prev := prevWord(text, sc.start, ws); prev != "" && isInitials(trimOpeners(prev)) {
 			return 0, false
 		}
+		if isAuthorInitial(text, sc.start, ws, k) {
+			return 0, false
+		}
 		return j, true
-	}
-	// an enumeration marker opening the sentence ("1. The ...", "(ii). ...")
-	if ws == sc.start && isEnumerator(word) {
-		return 0, false
 	}
 	return j, true
 }
