@@ -1,0 +1,135 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the worker's collectors on their own registry.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	Records         prometheus.Counter
+	Docs            *prometheus.CounterVec // by op
+	Windows         prometheus.Counter
+	Batches         prometheus.Counter
+	TokenSlots      prometheus.Counter
+	UsedSlots       prometheus.Counter
+	SlotUtilization prometheus.Gauge
+	Chunks          *prometheus.CounterVec // by label
+	BatchSeconds    prometheus.Histogram
+	DeadLetters     *prometheus.CounterVec // by reason
+	Uploads         prometheus.Counter
+	UploadErrors    prometheus.Counter
+	UploadSeconds   prometheus.Histogram
+	UploadRows      prometheus.Counter
+	Lag             *prometheus.GaugeVec // by partition
+	Partitions      prometheus.Gauge
+
+	ready atomic.Bool
+	used  atomic.Int64
+	slots atomic.Int64
+}
+
+// New registers every collector on a fresh registry (plus Go and process collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{Registry: r}
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m.Records = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_records_total", Help: "Kafka records processed."})
+	m.Docs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_documents_total", Help: "Documents processed, by op."}, []string{"op"})
+	m.Windows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_windows_total", Help: "128-wordpiece windows run through the model."})
+	m.Batches = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_batches_total", Help: "Fixed-shape model batches run."})
+	m.TokenSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_token_slots_total", Help: "Token slots offered by batches (B*T each)."})
+	m.UsedSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_token_slots_used_total", Help: "Token slots holding real tokens ([CLS]/[SEP] included)."})
+	m.SlotUtilization = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_slot_utilization_ratio", Help: "Real tokens / token slots since start."})
+	m.Chunks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_chunks_total", Help: "Entity chunks written, by label."}, []string{"label"})
+	m.BatchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_batch_duration_seconds", Help: "Model latency per batch.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_dead_letters_total", Help: "Records or documents sent to the dead-letter topic, by reason."}, []string{"reason"})
+	m.Uploads = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_uploads_total", Help: "Parquet files uploaded."})
+	m.UploadErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_errors_total", Help: "Uploads that failed after retries."})
+	m.UploadSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_upload_duration_seconds", Help: "Encode+upload time per Parquet file.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)})
+	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_rows_total", Help: "Rows written to Parquet files."})
+	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_consumer_lag_records", Help: "High watermark minus next offset, by partition."}, []string{"partition"})
+	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_assigned_partitions", Help: "Partitions owned by this worker."})
+	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
+		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+// ObserveBatch records one model batch.
+func (m *Metrics) ObserveBatch(windows, used, slots int, d time.Duration) {
+	m.Batches.Inc()
+	m.Windows.Add(float64(windows))
+	m.UsedSlots.Add(float64(used))
+	m.TokenSlots.Add(float64(slots))
+	u, s := m.used.Add(int64(used)), m.slots.Add(int64(slots))
+	m.SlotUtilization.Set(float64(u) / float64(s))
+	m.BatchSeconds.Observe(d.Seconds())
+}
+
+// SetLag publishes per-partition lag.
+func (m *Metrics) SetLag(lag map[int]int64) {
+	m.Lag.Reset()
+	for p, l := range lag {
+		m.Lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))
+	}
+	m.Partitions.Set(float64(len(lag)))
+}
+
+// SetReady flips /healthz between 200 and 503.
+func (m *Metrics) SetReady(ok bool) { m.ready.Store(ok) }
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !m.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Serve listens on addr until ctx ends. An empty addr serves nothing.
+func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return nil
+}
