@@ -1,0 +1,76 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+)
+
+// Header names the dead-letter writer adds to every record.
+const (
+	HeaderError           = "nerstream-error"
+	HeaderSourceTopic     = "nerstream-source-topic"
+	HeaderSourcePartition = "nerstream-source-partition"
+	HeaderSourceOffset    = "nerstream-source-offset"
+	HeaderFailedAt        = "nerstream-failed-at" // RFC 3339, UTC, nanoseconds
+)
+
+// DeadLetter writes records that could not be processed to a dead-letter
+// topic, keeping the original key, value and headers and adding the
+// nerstream-* headers that say where the record came from and why it failed.
+type DeadLetter struct {
+	pub *Publisher
+	now func() time.Time
+}
+
+// DefaultDeadLetterPartitions is the partition count of a created
+// dead-letter topic.
+const DefaultDeadLetterPartitions = 1
+
+// NewDeadLetter returns a dead-letter writer for topic, creating the topic
+// when missing (WithCreateTopic(false) turns that off; WithPartitions
+// overrides the single default partition).
+func NewDeadLetter(ctx context.Context, brokers []string, topic string, opts ...DeadLetterOption) (*DeadLetter, error) {
+	o := publisherOptions{
+		topic:           topicSettings{partitions: DefaultDeadLetterPartitions, replicationFactor: 1, create: true},
+		maxMessageBytes: DefaultMaxMessageBytes,
+	}
+	for _, opt := range opts {
+		opt.applyDeadLetter(&o)
+	}
+	p, err := newPublisher(ctx, brokers, topic, o)
+	if err != nil {
+		return nil, fmt.Errorf("new dead-letter writer for topic %s: %w", topic, err)
+	}
+	return &DeadLetter{pub: p, now: time.Now}, nil
+}
+
+// Topic returns the dead-letter topic.
+func (d *DeadLetter) Topic() string { return d.pub.topic }
+
+// Send writes rec to the dead-letter topic with the failure cause. extra
+// headers are added too; neither they nor the original headers can override
+// the nerstream-* headers set here.
+func (d *DeadLetter) Send(ctx context.Context, rec Record, cause error, extra map[string]string) error {
+	h := make(map[string]string, len(rec.Headers)+len(extra)+5)
+	maps.Copy(h, rec.Headers)
+	maps.Copy(h, extra)
+	msg := "unknown error"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	h[HeaderError] = msg
+	h[HeaderSourceTopic] = rec.Topic
+	h[HeaderSourcePartition] = strconv.Itoa(rec.Partition)
+	h[HeaderSourceOffset] = strconv.FormatInt(rec.Offset, 10)
+	h[HeaderFailedAt] = d.now().UTC().Format(time.RFC3339Nano)
+	if err := d.pub.Publish(ctx, Message{Key: rec.Key, Value: rec.Value, Headers: h}); err != nil {
+		return fmt.Errorf("dead-letter %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	return nil
+}
+
+// Close releases the writer's connections.
+func (d *DeadLetter) Close() error { return d.pub.Close() }
