@@ -1,0 +1,387 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Op values of [Row.Op].
+const (
+	// OpUpsert marks a row that belongs to the current content of a document
+	// version: an entity chunk, or the document marker of a processed document.
+	OpUpsert = "upsert"
+	// OpDelete marks a tombstone: the document (all versions up to and
+	// including DocVersion) is withdrawn. Tombstones are document markers.
+	OpDelete = "delete"
+)
+
+// DocumentMarker is the [Row.ChunkIndex] of a row that stands for a whole
+// document rather than one entity. The worker writes one marker per processed
+// document (Op "upsert", empty Text and Label) so that a new version without
+// any entity still supersedes the chunks of older versions, and a tombstone
+// (Op "delete") is always a marker. Entity queries filter chunk_index >= 0.
+const DocumentMarker int32 = -1
+
+// SchemaVersion is stored in every file's key-value metadata under
+// [MetaSchemaVersion] and bumped on any incompatible column change.
+const SchemaVersion = "1"
+
+// Key-value metadata keys written into every Parquet file footer.
+const (
+	MetaSchemaVersion = "nerstream.chunks.schema_version"
+	MetaRows          = "nerstream.chunks.rows"
+)
+
+// DefaultRowGroupSize is the number of rows per Parquet row group unless
+// [WithRowGroupSize] says otherwise. 64k rows of chunks are a few MB
+// uncompressed: large enough for good compression, small enough to keep the
+// writer's memory bounded.
+const DefaultRowGroupSize = 64 * 1024
+
+// Row is one output row: an entity chunk found in a document (ChunkIndex >= 0)
+// or a document marker / tombstone (ChunkIndex == [DocumentMarker]).
+// Offsets are Unicode code points into the document text, End exclusive.
+type Row struct {
+	DocID         string  // document identifier, e.g. the PMID
+	DocVersion    int32   // document version; higher supersedes lower
+	ChunkIndex    int32   // 0-based entity index in the document, or DocumentMarker
+	Begin, End    int32   // code-point offsets of the chunk in the document text, [Begin, End)
+	Text          string  // chunk surface text (text[Begin:End] in code points)
+	Label         string  // entity type without BIO prefix, e.g. "protein"
+	Confidence    float32 // mean probability of the chunk's predicted labels, in [0, 1]
+	SentenceIndex int32   // 0-based sentence of the chunk within the document
+	ModelName     string  // model bundle name
+	ModelVersion  string  // model bundle version (content hash)
+	Topic         string  // Kafka topic the document came from
+	Partition     int32   // Kafka partition of the message
+	Offset        int64   // Kafka offset of the message that carried the document
+	Op            string  // OpUpsert or OpDelete
+}
+
+// column describes one Parquet column: its name, Arrow type and meaning.
+type column struct {
+	name string
+	typ  arrow.DataType
+	doc  string
+}
+
+// columns is the file schema, in file order. schemas/chunks.md documents
+// the same table; TestSchemaDocumented keeps them in step.
+var columns = []column{
+	{"doc_id", arrow.BinaryTypes.String, "Document identifier (PubMed PMID for MEDLINE input)."},
+	{"doc_version", arrow.PrimitiveTypes.Int32, "Document version; a higher version supersedes every row of lower versions of the same doc_id."},
+	{"chunk_index", arrow.PrimitiveTypes.Int32, "0-based index of the entity chunk within the document version, in text order; -1 for a document marker or tombstone."},
+	{"char_begin", arrow.PrimitiveTypes.Int32, "Start of the chunk in the document text, in Unicode code points (inclusive); 0 for markers."},
+	{"char_end", arrow.PrimitiveTypes.Int32, "End of the chunk in the document text, in Unicode code points (exclusive); 0 for markers."},
+	{"text", arrow.BinaryTypes.String, "Surface text of the chunk (the code points char_begin..char_end of the document text); empty for markers."},
+	{"label", arrow.BinaryTypes.String, "Entity type without BIO prefix (e.g. protein, DNA, RNA, cell_type, cell_line); empty for markers."},
+	{"confidence", arrow.PrimitiveTypes.Float32, "Model confidence of the chunk in [0,1] (mean probability of its predicted labels); 0 for markers."},
+	{"sentence_index", arrow.PrimitiveTypes.Int32, "0-based index of the sentence containing the chunk; 0 for markers."},
+	{"model_name", arrow.BinaryTypes.String, "Name of the model bundle that produced the row."},
+	{"model_version", arrow.BinaryTypes.String, "Version (content hash) of the model bundle that produced the row."},
+	{"kafka_topic", arrow.BinaryTypes.String, "Kafka topic of the input message."},
+	{"kafka_partition", arrow.PrimitiveTypes.Int32, "Kafka partition of the input message."},
+	{"kafka_offset", arrow.PrimitiveTypes.Int64, "Kafka offset of the input message; orders versions of equal doc_version."},
+	{"op", arrow.BinaryTypes.String, "upsert (chunk or document marker of a document version) or delete (tombstone for the document)."},
+}
+
+// Column indices in [columns].
+const (
+	colDocID = iota
+	colDocVersion
+	colChunkIndex
+	colBegin
+	colEnd
+	colText
+	colLabel
+	colConfidence
+	colSentenceIndex
+	colModelName
+	colModelVersion
+	colTopic
+	colPartition
+	colOffset
+	colOp
+	numColumns
+)
+
+// arrowSchema is the Arrow schema of a chunks file, with each column's
+// description in its field metadata.
+var arrowSchema = func() *arrow.Schema {
+	if len(columns) != numColumns {
+		panic("sink: column table and column indices disagree")
+	}
+	fields := make([]arrow.Field, len(columns))
+	for i, c := range columns {
+		fields[i] = arrow.Field{
+			Name:     c.name,
+			Type:     c.typ,
+			Nullable: false,
+			Metadata: arrow.NewMetadata([]string{"description"}, []string{c.doc}),
+		}
+	}
+	md := arrow.NewMetadata([]string{MetaSchemaVersion}, []string{SchemaVersion})
+	return arrow.NewSchema(fields, &md)
+}()
+
+// ColumnNames returns the column names of a chunks file in file order.
+func ColumnNames() []string {
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c.name
+	}
+	return names
+}
+
+// writeConfig holds the settings of [WriteParquet].
+type writeConfig struct {
+	rowGroupSize int
+	level        int
+}
+
+// WriteOption changes how [WriteParquet] encodes a file.
+type WriteOption func(*writeConfig)
+
+// WithRowGroupSize sets the maximum number of rows per row group
+// (default [DefaultRowGroupSize]). Values below 1 are rejected by WriteParquet.
+func WithRowGroupSize(n int) WriteOption {
+	return func(c *writeConfig) { c.rowGroupSize = n }
+}
+
+// WithZstdLevel sets the zstd compression level (default 3; 1 is fastest,
+// higher levels compress better and write slower).
+func WithZstdLevel(level int) WriteOption {
+	return func(c *writeConfig) { c.level = level }
+}
+
+// ValidateRow reports why r cannot be written, or nil. Strings must be valid
+// UTF-8, Op must be OpUpsert or OpDelete, offsets and indices must not be
+// negative (except ChunkIndex == DocumentMarker) and Begin <= End.
+func ValidateRow(r *Row) error {
+	for _, s := range []struct{ name, v string }{
+		{"doc_id", r.DocID}, {"text", r.Text}, {"label", r.Label}, {"model_name", r.ModelName},
+		{"model_version", r.ModelVersion}, {"kafka_topic", r.Topic}, {"op", r.Op},
+	} {
+		if !utf8.ValidString(s.v) {
+			return fmt.Errorf("%s is not valid UTF-8: %q", s.name, s.v)
+		}
+	}
+	switch {
+	case r.DocID == "":
+		return errors.New("doc_id is empty")
+	case r.Op != OpUpsert && r.Op != OpDelete:
+		return fmt.Errorf("op %q is neither %q nor %q", r.Op, OpUpsert, OpDelete)
+	case r.ChunkIndex < DocumentMarker:
+		return fmt.Errorf("chunk_index %d is negative (only %d, the document marker, is allowed)", r.ChunkIndex, DocumentMarker)
+	case r.Op == OpDelete && r.ChunkIndex != DocumentMarker:
+		return fmt.Errorf("delete row has chunk_index %d, want the document marker %d", r.ChunkIndex, DocumentMarker)
+	case r.Begin < 0 || r.End < r.Begin:
+		return fmt.Errorf("bad chunk span [%d,%d)", r.Begin, r.End)
+	case r.SentenceIndex < 0:
+		return fmt.Errorf("sentence_index %d is negative", r.SentenceIndex)
+	case r.Partition < 0:
+		return fmt.Errorf("kafka_partition %d is negative", r.Partition)
+	case r.Offset < 0:
+		return fmt.Errorf("kafka_offset %d is negative", r.Offset)
+	case !(r.Confidence >= 0 && r.Confidence <= 1): // also rejects NaN
+		return fmt.Errorf("confidence %v is outside [0,1]", r.Confidence)
+	}
+	return nil
+}
+
+// WriteParquet encodes rows as one Parquet file on w: the chunks schema
+// (see schemas/chunks.md) with column descriptions in the stored Arrow
+// schema, zstd compression, dictionary encoding, and at most the configured
+// number of rows per row group. Zero rows give a valid file with no row
+// groups. Every row is checked with [ValidateRow] before anything is written.
+func WriteParquet(w io.Writer, rows []Row, opts ...WriteOption) error {
+	cfg := writeConfig{rowGroupSize: DefaultRowGroupSize, level: 3}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.rowGroupSize < 1 {
+		return fmt.Errorf("write parquet: row group size %d is not positive", cfg.rowGroupSize)
+	}
+	for i := range rows {
+		if err := ValidateRow(&rows[i]); err != nil {
+			return fmt.Errorf("write parquet: row %d (doc %q, chunk %d): %w", i, rows[i].DocID, rows[i].ChunkIndex, err)
+		}
+	}
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(cfg.level),
+		parquet.WithDictionaryDefault(true),
+		parquet.WithMaxRowGroupLength(int64(cfg.rowGroupSize)),
+		parquet.WithVersion(parquet.V2_LATEST),
+		parquet.WithDataPageVersion(parquet.DataPageV1),
+		parquet.WithCreatedBy("nerstream sink"),
+		parquet.WithStats(true),
+	)
+	fw, err := pqarrow.NewFileWriter(arrowSchema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return fmt.Errorf("write parquet: open writer: %w", err)
+	}
+	if err := fw.AppendKeyValueMetadata(MetaRows, fmt.Sprint(len(rows))); err != nil {
+		fw.Close()
+		return fmt.Errorf("write parquet: metadata: %w", err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrowSchema)
+	defer b.Release()
+	for start := 0; start < len(rows); start += cfg.rowGroupSize {
+		end := min(start+cfg.rowGroupSize, len(rows))
+		rec := buildRecord(b, rows[start:end])
+		err := fw.Write(rec)
+		rec.Release()
+		if err != nil {
+			fw.Close()
+			return fmt.Errorf("write parquet: row group at row %d: %w", start, err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("write parquet: close: %w", err)
+	}
+	return nil
+}
+
+// buildRecord appends rows to b and returns the finished record batch.
+func buildRecord(b *array.RecordBuilder, rows []Row) arrow.RecordBatch {
+	n := len(rows)
+	f := func(i int) array.Builder { b.Field(i).Reserve(n); return b.Field(i) }
+	docID := f(colDocID).(*array.StringBuilder)
+	docVersion := f(colDocVersion).(*array.Int32Builder)
+	chunkIndex := f(colChunkIndex).(*array.Int32Builder)
+	begin := f(colBegin).(*array.Int32Builder)
+	end := f(colEnd).(*array.Int32Builder)
+	text := f(colText).(*array.StringBuilder)
+	label := f(colLabel).(*array.StringBuilder)
+	conf := f(colConfidence).(*array.Float32Builder)
+	sent := f(colSentenceIndex).(*array.Int32Builder)
+	modelName := f(colModelName).(*array.StringBuilder)
+	modelVersion := f(colModelVersion).(*array.StringBuilder)
+	topic := f(colTopic).(*array.StringBuilder)
+	part := f(colPartition).(*array.Int32Builder)
+	off := f(colOffset).(*array.Int64Builder)
+	op := f(colOp).(*array.StringBuilder)
+	for i := range rows {
+		r := &rows[i]
+		docID.Append(r.DocID)
+		docVersion.Append(r.DocVersion)
+		chunkIndex.Append(r.ChunkIndex)
+		begin.Append(r.Begin)
+		end.Append(r.End)
+		text.Append(r.Text)
+		label.Append(r.Label)
+		conf.Append(r.Confidence)
+		sent.Append(r.SentenceIndex)
+		modelName.Append(r.ModelName)
+		modelVersion.Append(r.ModelVersion)
+		topic.Append(r.Topic)
+		part.Append(r.Partition)
+		off.Append(r.Offset)
+		op.Append(r.Op)
+	}
+	return b.NewRecordBatch()
+}
+
+// ReadParquet decodes a chunks file written by [WriteParquet] (or any Parquet
+// file with the same column names and types, in any order; extra columns are
+// ignored). A missing column or one of another type is an error naming it.
+func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) ([]Row, error) {
+	if ctx == nil {
+		ctx = context.Background() // arrow-go panics on a nil context
+	}
+	pf, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("read parquet: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16 * 1024}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("read parquet: %w", err)
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("read parquet: schema: %w", err)
+	}
+	idx := make([]int, numColumns)
+	for i, c := range columns {
+		found := sc.FieldIndices(c.name)
+		if len(found) != 1 {
+			return nil, fmt.Errorf("read parquet: column %q: found %d columns with that name, want 1", c.name, len(found))
+		}
+		if got := sc.Field(found[0]).Type; !arrow.TypeEqual(got, c.typ) {
+			return nil, fmt.Errorf("read parquet: column %q has type %s, want %s", c.name, got, c.typ)
+		}
+		idx[i] = found[0]
+	}
+	rr, err := fr.GetRecordReader(ctx, idx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read parquet: %w", err)
+	}
+	defer rr.Release()
+	rows := make([]Row, 0, pf.NumRows())
+	for rr.Next() {
+		rows = appendRecord(rows, rr.RecordBatch())
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read parquet: after %d rows: %w", len(rows), err)
+	}
+	return rows, nil
+}
+
+// appendRecord converts one record batch (columns in [columns] order, types
+// already checked) to rows.
+func appendRecord(rows []Row, rec arrow.RecordBatch) []Row {
+	str := func(i int) *array.String { return rec.Column(i).(*array.String) }
+	i32 := func(i int) *array.Int32 { return rec.Column(i).(*array.Int32) }
+	docID, text, label := str(colDocID), str(colText), str(colLabel)
+	modelName, modelVersion, topic, op := str(colModelName), str(colModelVersion), str(colTopic), str(colOp)
+	docVersion, chunkIndex, begin, end := i32(colDocVersion), i32(colChunkIndex), i32(colBegin), i32(colEnd)
+	sent, part := i32(colSentenceIndex), i32(colPartition)
+	conf := rec.Column(colConfidence).(*array.Float32)
+	off := rec.Column(colOffset).(*array.Int64)
+	// Value aliases Arrow buffers; copy so rows never depend on them, and
+	// share copies of the few distinct values of low-cardinality columns.
+	intern := make(map[string]string)
+	small := func(a *array.String, i int) string {
+		v := a.Value(i)
+		if s, ok := intern[v]; ok {
+			return s
+		}
+		s := strings.Clone(v)
+		intern[s] = s
+		return s
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		rows = append(rows, Row{
+			DocID:         strings.Clone(docID.Value(i)),
+			DocVersion:    docVersion.Value(i),
+			ChunkIndex:    chunkIndex.Value(i),
+			Begin:         begin.Value(i),
+			End:           end.Value(i),
+			Text:          strings.Clone(text.Value(i)),
+			Label:         small(label, i),
+			Confidence:    conf.Value(i),
+			SentenceIndex: sent.Value(i),
+			ModelName:     small(modelName, i),
+			ModelVersion:  small(modelVersion, i),
+			Topic:         small(topic, i),
+			Partition:     part.Value(i),
+			Offset:        off.Value(i),
+			Op:            small(op, i),
+		})
+	}
+	return rows
+}

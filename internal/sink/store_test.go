@@ -1,0 +1,313 @@
+package sink
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+var staticCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "test"}, nil
+})
+
+// fakeS3 serves an in-memory S3 (gofakes3) over plain HTTP with one bucket
+// and returns the s3:// URL for prefix.
+func fakeS3(t testing.TB, bucket, prefix string) string {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	return "s3://" + bucket + "/" + prefix + "?region=us-east-1&use_path_style=true&endpoint=" + srv.URL
+}
+
+// backends returns the store URLs every storage test runs against.
+func backends(t *testing.T) map[string]string {
+	return map[string]string{
+		"file": "file://" + filepath.ToSlash(t.TempDir()) + "?prefix=out/ner",
+		"mem":  "mem://test/out/ner",
+		"s3":   fakeS3(t, "chunks", "out/ner"),
+	}
+}
+
+func openTest(t *testing.T, url string, opts ...BucketOption) *Store {
+	t.Helper()
+	opts = append([]BucketOption{WithS3Credentials(staticCreds), WithLogger(quiet),
+		WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}, opts...)
+	s, err := OpenBucket(context.Background(), url, opts...)
+	if err != nil {
+		t.Fatalf("OpenBucket(%s): %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	for name, url := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openTest(t, url)
+			if s.Prefix() != "out/ner" {
+				t.Fatalf("Prefix() = %q, want out/ner", s.Prefix())
+			}
+			type file struct {
+				key  Key
+				rows []Row
+			}
+			files := []file{
+				// Uploaded out of order on purpose; Files sorts by First.
+				{s.Key(testModel, "docs", 0, 10, 19), genRows(40, "docs", 0, 10)},
+				{s.Key(testModel, "docs", 0, 0, 9), genRows(35, "docs", 0, 0)},
+				{s.Key(testModel, "docs", 0, 20, 20), nil}, // a batch without any chunk
+				{s.Key(testModel, "docs", 1, 0, 99_999), genRows(100_000, "docs", 1, 0)},
+				{s.Key(testModel, "other", 0, 500, 510), genRows(3, "other", 0, 500)},
+				{s.Key("bilstm-ffffffffffff", "docs", 0, 0, 1_000), genRows(5, "docs", 0, 0)},
+			}
+			for _, f := range files {
+				if err := s.Upload(ctx, f.key, f.rows); err != nil {
+					t.Fatalf("Upload %s: %v", f.key, err)
+				}
+			}
+			keys, err := s.Files(ctx, testModel, "docs", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []Key{files[1].key, files[0].key, files[2].key}
+			if len(keys) != len(want) {
+				t.Fatalf("Files = %v, want %v", keys, want)
+			}
+			for i := range want {
+				if keys[i] != want[i] {
+					t.Fatalf("Files[%d] = %v, want %v", i, keys[i], want[i])
+				}
+			}
+			for _, tc := range []struct {
+				topic     string
+				partition int
+				want      int64
+				ok        bool
+			}{{"docs", 0, 20, true}, {"docs", 1, 99_999, true}, {"other", 0, 510, true}, {"docs", 2, 0, false}, {"nope", 0, 0, false}} {
+				last, ok, err := s.LastOffset(ctx, testModel, tc.topic, tc.partition)
+				if err != nil || ok != tc.ok || last != tc.want {
+					t.Errorf("LastOffset(%s/%d) = %d, %v, %v; want %d, %v", tc.topic, tc.partition, last, ok, err, tc.want, tc.ok)
+				}
+			}
+			got, err := s.ReadAll(ctx, testModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Key order: topic=docs partition 0 (by offset), partition 1, then topic=other.
+			var wantRows []Row
+			for _, i := range []int{1, 0, 2, 3, 4} {
+				wantRows = append(wantRows, files[i].rows...)
+			}
+			if len(got) != len(wantRows) {
+				t.Fatalf("ReadAll: %d rows, want %d", len(got), len(wantRows))
+			}
+			for i := range got {
+				if got[i] != wantRows[i] {
+					t.Fatalf("ReadAll row %d = %+v, want %+v", i, got[i], wantRows[i])
+				}
+			}
+		})
+	}
+}
+
+func TestStoreIgnoresForeignFiles(t *testing.T) {
+	for name, url := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openTest(t, url)
+			k := s.Key(testModel, "docs", 3, 40, 49)
+			if err := s.Upload(ctx, k, genRows(4, "docs", 3, 40)); err != nil {
+				t.Fatal(err)
+			}
+			p := k.PartitionPrefix()
+			foreign := []string{
+				p + "_SUCCESS",
+				p + "notes.txt",
+				p + "00000000000000000050-99.parquet", // not canonical
+				p + "00000000000000000900-00000000000000000999.parquet.tmp",                                       // temp name
+				p + "sub/00000000000000000900-00000000000000000999.parquet",                                       // nested
+				"elsewhere/" + strings.TrimPrefix(s.Key(testModel, "docs", 3, 900, 999).String(), s.Prefix()+"/"), // other prefix
+			}
+			for _, f := range foreign {
+				if err := s.Bucket().WriteAll(ctx, f, []byte("not parquet"), nil); err != nil {
+					t.Fatalf("write foreign %s: %v", f, err)
+				}
+			}
+			last, ok, err := s.LastOffset(ctx, testModel, "docs", 3)
+			if err != nil || !ok || last != 49 {
+				t.Fatalf("LastOffset = %d, %v, %v; want 49, true, nil", last, ok, err)
+			}
+			rows, err := s.ReadAll(ctx, testModel)
+			if err != nil || len(rows) != 4 {
+				t.Fatalf("ReadAll = %d rows, %v; want 4 rows", len(rows), err)
+			}
+		})
+	}
+}
+
+func TestUploadOverwrites(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "file://"+filepath.ToSlash(t.TempDir()))
+	k := s.Key(testModel, "docs", 0, 0, 9)
+	for _, n := range []int{50, 12} {
+		if err := s.Upload(ctx, k, genRows(n, "docs", 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.ReadAll(ctx, testModel)
+	if err != nil || len(rows) != 12 {
+		t.Fatalf("after overwrite: %d rows, %v; want 12", len(rows), err)
+	}
+	// No temporary files are left next to the data.
+	entries, err := os.ReadDir(filepath.Join(strings.TrimPrefix(s.name, "file://"), strings.TrimSuffix(k.PartitionPrefix(), "/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(k.String()) {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("partition directory holds %v, want only %s", names, filepath.Base(k.String()))
+	}
+}
+
+func TestUploadRejects(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "mem://x/p")
+	tests := []struct {
+		name string
+		key  Key
+		rows []Row
+		want string
+	}{
+		{"foreign prefix", Key{Prefix: "q", Model: testModel, Topic: "t", Last: 1}, nil, `key prefix "q" is not the store prefix "p"`},
+		{"bad model", Key{Model: "bilstm", Topic: "t"}, nil, "model directory"},
+		{"bad range", Key{Model: testModel, Topic: "t", First: 5, Last: 4}, nil, "before first"},
+		{"bad row", Key{Model: testModel, Topic: "t"}, []Row{{DocID: "d", Op: "x"}}, `op "x"`},
+	}
+	for _, tc := range tests {
+		err := s.Upload(ctx, tc.key, tc.rows)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "mem://x/p") {
+			t.Errorf("%s: Upload error %v, want one naming the bucket and containing %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.ReadAll(ctx, "bad"); err == nil {
+		t.Error("ReadAll accepted a bad model directory")
+	}
+	if _, err := s.Files(ctx, testModel, "bad topic", 0); err == nil {
+		t.Error("Files accepted a bad topic")
+	}
+}
+
+// TestUnreachableBucket: a closed S3 endpoint gives a clear error naming
+// bucket and key after the configured number of attempts, not a hang.
+func TestUnreachableBucket(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL
+	srv.Close()
+	url := "s3://lost-bucket/out?region=us-east-1&use_path_style=true&endpoint=" + endpoint
+	s := openTest(t, url, WithRetry(3, 10*time.Millisecond, 50*time.Millisecond, 10*time.Second))
+	k := s.Key(testModel, "docs", 0, 0, 9)
+	start := time.Now()
+	err := s.Upload(context.Background(), k, genRows(10, "docs", 0, 0))
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("upload to a closed server succeeded")
+	}
+	for _, want := range []string{"s3://lost-bucket/out", k.String(), "after 3 attempt(s)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("gave up after %v, want well under 5s with 3 quick attempts", took)
+	}
+	if _, _, err := s.LastOffset(context.Background(), testModel, "docs", 0); err == nil || !strings.Contains(err.Error(), "lost-bucket") {
+		t.Errorf("LastOffset error %v, want one naming the bucket", err)
+	}
+	t.Logf("upload to closed endpoint failed after %v: %v", took, err)
+
+	// A cancelled context stops retrying at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	slow := openTest(t, url, WithRetry(100, time.Second, time.Second, time.Minute))
+	start = time.Now()
+	if err := slow.Upload(ctx, k, nil); err == nil {
+		t.Fatal("upload with cancelled context succeeded")
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("cancelled upload took %v", time.Since(start))
+	}
+}
+
+func TestOpenBucketRejects(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"ftp://host/x", `unsupported scheme "ftp"`},
+		{"s3:///prefix", "no bucket name"},
+		{"s3://b/p?colour=red", `unknown query parameter "colour"`},
+		{"s3://b/p?use_path_style=maybe", "use_path_style"},
+		{"s3://b/p?endpoint=localhost:9000", "not an http(s) URL"},
+		{"file://remote/dir", "not empty or localhost"},
+		{"mem://b/model=x/y", "looks like a key directory"},
+		{"mem://b/a//b?prefix=c", "empty"},
+		{"gs:///x", "no bucket name"},
+		{"%zz", "open bucket"},
+	}
+	for _, tc := range tests {
+		s, err := OpenBucket(context.Background(), tc.url, WithS3Credentials(staticCreds))
+		if err == nil {
+			s.Close()
+			t.Errorf("OpenBucket(%q) succeeded", tc.url)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("OpenBucket(%q) error %q does not contain %q", tc.url, err, tc.want)
+		}
+	}
+}
+
+func TestOpenBucketPrefixes(t *testing.T) {
+	dir := filepath.ToSlash(t.TempDir())
+	tests := []struct{ url, want string }{
+		{"mem://b", ""},
+		{"mem://b/", ""},
+		{"mem://b/a/b/", "a/b"},
+		{"mem://b/a?prefix=/c/d/", "a/c/d"},
+		{"file://" + dir, ""},
+		{"file://" + dir + "/sub?prefix=x", "x"},
+		{fakeS3(t, "bk", ""), ""},
+	}
+	for _, tc := range tests {
+		s := openTest(t, tc.url)
+		if s.Prefix() != tc.want {
+			t.Errorf("OpenBucket(%q).Prefix() = %q, want %q", tc.url, s.Prefix(), tc.want)
+		}
+		k := s.Key(testModel, "t", 0, 1, 2)
+		if err := s.Upload(context.Background(), k, genRows(2, "t", 0, 1)); err != nil {
+			t.Errorf("%s: Upload: %v", tc.url, err)
+			continue
+		}
+		if keys, err := s.Files(context.Background(), testModel, "t", 0); err != nil || len(keys) != 1 || keys[0] != k {
+			t.Errorf("%s: Files = %v, %v; want [%v]", tc.url, keys, err, k)
+		}
+	}
+}
