@@ -1,0 +1,55 @@
+// Package stream is the body of `worker run`: it turns the records of the
+// partitions a consumer-group member owns into Parquet files on object
+// storage, exactly once.
+//
+// # Data path
+//
+// Records of every owned partition are decoded (package document), their
+// documents fed to one shared ner.Annotator (so windows of many messages and
+// partitions fill each [B,128] batch), and the results — which come back in
+// input order — are routed to a per-partition open file. Finished files go to
+// an uploader; the Kafka commit follows the upload.
+//
+// # Exactly once
+//
+// Storage is the truth. When a partition is assigned, the worker resumes
+// after the highest end offset found in its files (sink.Store.LastOffset);
+// Kafka commits only serve lag monitoring and the start of a fresh model.
+// A file's boundaries are a function of the records alone, so any worker that
+// processes the same offsets cuts the same files with the same keys:
+//
+//   - a file starts at the first offset after the previous file;
+//   - it ends after FlushRecords records or FlushBytes bytes of record values;
+//   - it ends before a record whose timestamp falls in a later FlushInterval
+//     bucket (floor(timestamp / FlushInterval)) than the file's first record.
+//
+// An idle partition's last file is closed once the wall clock has passed the
+// end of its first record's bucket plus IdleGrace: any later record then
+// carries a later timestamp and would have started a new file anyway, so the
+// cut is the same one a worker that saw that later record would make. (This
+// holds when record timestamps do not run backwards by more than IdleGrace:
+// always with LogAppendTime, and with CreateTime as long as producers' clocks
+// agree to within the grace.)
+//
+// A worker that loses a partition while paused (a zombie) and later uploads
+// writes a key that the new owner writes too, with the same rows — an
+// overwrite, not a duplicate. A worker killed at any moment loses only
+// files not yet uploaded; their records are read again by the next owner.
+// Uploads of one partition happen in order and a failed upload (after the
+// store's retries) stops the worker, so a later file can never hide a missing
+// earlier one. On shutdown the worker uploads every file whose boundary is
+// final and drops a partially filled one (its boundary would not be
+// reproducible); the next owner reads those records again.
+//
+// Model outputs must be a function of the document alone for the rows to be
+// reproducible: `worker run` therefore packs windows per document (never
+// across documents, whose neighbours depend on batching).
+//
+// # Bad input
+//
+// A record that is not a valid batch message goes to the dead-letter topic
+// as a whole; a batch with some invalid documents has just those documents
+// dead-lettered (with the batch id and document index in the headers) and
+// the rest annotated. Neither stops the worker, and the record's offset is
+// covered by the next file as usual.
+package stream

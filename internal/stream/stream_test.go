@@ -1,0 +1,342 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/metrics"
+	"github.com/nerstream/nerstream/internal/model"
+	"github.com/nerstream/nerstream/internal/ner"
+	"github.com/nerstream/nerstream/internal/queue"
+	"github.com/nerstream/nerstream/internal/sink"
+)
+
+// memStore is an in-memory Store keyed like the real one.
+type memStore struct {
+	mu    sync.Mutex
+	files map[string][]sink.Row
+	keys  map[string]sink.Key
+	puts  int
+}
+
+func newMemStore() *memStore {
+	return &memStore{files: map[string][]sink.Row{}, keys: map[string]sink.Key{}}
+}
+
+func (s *memStore) Upload(_ context.Context, k sink.Key, rows []sink.Row) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[k.String()] = append([]sink.Row(nil), rows...)
+	s.keys[k.String()] = k
+	s.puts++
+	return nil
+}
+
+func (s *memStore) LastOffset(_ context.Context, model, topic string, p int) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := int64(-1), false
+	for _, k := range s.keys {
+		if k.Model == model && k.Topic == topic && k.Partition == p && k.Last > last {
+			last, ok = k.Last, true
+		}
+	}
+	return last, ok, nil
+}
+
+func (s *memStore) sortedKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ks []string
+	for k := range s.files {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+type memDLQ struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (d *memDLQ) Send(_ context.Context, r queue.Record, cause error, extra map[string]string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sent = append(d.sent, fmt.Sprintf("%d@%d:%s", r.Partition, r.Offset, extra["nerstream-doc-id"]))
+	return nil
+}
+
+var (
+	sessOnce sync.Once
+	sess     *model.Session
+	bundle   *model.Bundle
+	sessErr  error
+)
+
+func annotator(t *testing.T, batch int) *ner.Annotator {
+	t.Helper()
+	sessOnce.Do(func() {
+		bundle, sessErr = model.LoadBundle("../../testdata/tinybert")
+		if sessErr == nil {
+			sess, sessErr = model.NewSession(bundle, model.WithBatchSize(8), model.WithDevice(model.Device{Kind: "cpu"}))
+		}
+	})
+	if sessErr != nil {
+		t.Fatal(sessErr)
+	}
+	a, err := ner.New(bundle.Tokenizer, sess, bundle.Labels, ner.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+var texts = []string{
+	"IL-2 gene expression and NF-kappa B activation through CD28 requires reactive oxygen production by 5-lipoxygenase.",
+	"Activation of the CD28 surface receptor provides a major costimulatory signal for T cell activation. The human T cell line Jurkat was used.",
+	"We found that mRNA for c-fos was induced in human monocytes.",
+	"",
+}
+
+// records builds n batch messages for partition p, timestamps 1s apart.
+func records(t *testing.T, p, n int, t0 time.Time) []queue.Record {
+	var out []queue.Record
+	for i := range n {
+		b := document.Batch{SchemaVersion: document.SchemaVersion, ID: fmt.Sprintf("b%d-%d", p, i),
+			Source: document.Source{File: "t.jsonl", First: int64(i), Last: int64(i)}}
+		for j := range 3 {
+			b.Documents = append(b.Documents, document.Document{ID: fmt.Sprintf("p%d-r%d-d%d", p, i, j), Text: texts[(i+j)%len(texts)] + " Doc " + fmt.Sprint(i), Version: 1})
+		}
+		v, err := document.EncodeBatch(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, queue.Record{Topic: "docs", Partition: p, Offset: int64(i), Value: v, Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	return out
+}
+
+type harness struct {
+	w     *Worker
+	store *memStore
+	dlq   *memDLQ
+	done  chan error
+}
+
+func start(t *testing.T, store *memStore, cfg Config) *harness {
+	t.Helper()
+	cfg.Topic, cfg.ModelName, cfg.ModelVersion, cfg.ModelDir = "docs", "tiny", "abc", "tiny-abc"
+	dlq := &memDLQ{}
+	w, err := New(cfg, annotator(t, 8), store, dlq, metrics.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{w: w, store: store, dlq: dlq, done: make(chan error, 1)}
+	go func() { h.done <- w.Run(context.Background()) }()
+	return h
+}
+
+func (h *harness) stop(t *testing.T) {
+	h.w.Stop()
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// feed delivers recs from the stored start offset in chunks of size step.
+func (h *harness) feed(t *testing.T, p int, recs []queue.Record, step int) {
+	ctx := context.Background()
+	start, err := h.w.Assigned(ctx, p, queue.NoCommit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start == queue.UseDefault {
+		start = 0
+	}
+	for i := int(start); i < len(recs); i += step {
+		j := min(i+step, len(recs))
+		if err := h.w.Records(ctx, p, recs[i:j]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFilesAreAFunctionOfTheRecords(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute)
+	recs := records(t, 0, 23, t0)
+	cfg := Config{FlushRecords: 5, FlushInterval: 10 * time.Second}
+
+	a := newMemStore()
+	h := start(t, a, cfg)
+	h.feed(t, 0, recs, 1)
+	h.stop(t)
+
+	b := newMemStore()
+	h = start(t, b, cfg)
+	h.feed(t, 0, recs, 7)
+	h.stop(t)
+
+	if len(a.files) == 0 || !reflect.DeepEqual(a.sortedKeys(), b.sortedKeys()) {
+		t.Fatalf("file keys differ with delivery chunking:\n%v\n%v", a.sortedKeys(), b.sortedKeys())
+	}
+	for k, rows := range a.files {
+		if !reflect.DeepEqual(rowsNoConf(rows), rowsNoConf(b.files[k])) {
+			t.Fatalf("rows of %s differ between runs", k)
+		}
+	}
+	// Boundaries: 5 records per file, and never across a 10 s timestamp bucket.
+	for _, k := range a.sortedKeys() {
+		key := a.keys[k]
+		if n := key.Last - key.First + 1; n > 5 {
+			t.Fatalf("%s holds %d records", k, n)
+		}
+		if t0.Add(time.Duration(key.First)*time.Second).Unix()/10 != t0.Add(time.Duration(key.Last)*time.Second).Unix()/10 {
+			t.Fatalf("%s spans two timestamp buckets", k)
+		}
+	}
+	t.Logf("files: %v", a.sortedKeys())
+}
+
+func rowsNoConf(rows []sink.Row) []sink.Row {
+	out := append([]sink.Row(nil), rows...)
+	for i := range out {
+		out[i].Confidence = float32(int(out[i].Confidence*1000)) / 1000
+	}
+	return out
+}
+
+func TestResumeFromStorageAfterCrashGivesExactlyOnce(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute)
+	recs := records(t, 2, 17, t0)
+	cfg := Config{FlushRecords: 4, FlushInterval: time.Hour}
+	ref := newMemStore()
+	h := start(t, ref, cfg)
+	h.feed(t, 2, recs, 3)
+	h.stop(t)
+
+	// "Crash" after 9 records: a fresh worker over the same store resumes
+	// after the last uploaded file and re-reads the dropped partial file.
+	st := newMemStore()
+	h = start(t, st, cfg)
+	h.feed(t, 2, recs[:9], 2)
+	h.stop(t)
+	if last, _, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 2); last != 7 {
+		t.Fatalf("after the first run the store ends at %d, want 7 (two files of 4)", last)
+	}
+	h = start(t, st, cfg)
+	h.feed(t, 2, recs, 5)
+	h.stop(t)
+	if !reflect.DeepEqual(ref.sortedKeys(), st.sortedKeys()) {
+		t.Fatalf("keys after resume %v, want %v", st.sortedKeys(), ref.sortedKeys())
+	}
+	seen := map[string]int{}
+	for _, rows := range st.files {
+		for _, r := range rows {
+			seen[fmt.Sprintf("%s/%d", r.DocID, r.ChunkIndex)]++
+		}
+	}
+	docs := 0
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("row %s appears %d times", k, n)
+		}
+		if len(k) > 3 && k[len(k)-3:] == "/-1" {
+			docs++
+		}
+	}
+	// 17 records → 16 in files (the 17th is a partial file at shutdown).
+	if docs != 16*3 {
+		t.Fatalf("%d document markers, want %d", docs, 16*3)
+	}
+}
+
+func TestIdlePartitionIsFlushedAfterItsBucket(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	recs := records(t, 1, 3, t0)
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 100, FlushInterval: time.Minute, IdleGrace: time.Second})
+	h.feed(t, 1, recs, 3)
+	// Idle tick with a clock just inside the bucket + grace: no flush.
+	h.w.now = func() time.Time { return t0.Add(time.Minute) }
+	h.w.Records(context.Background(), 1, nil)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(st.sortedKeys()); n != 0 {
+		t.Fatalf("file flushed before its bucket ended + grace: %v", st.sortedKeys())
+	}
+	h.w.now = func() time.Time { return t0.Add(time.Minute + 2*time.Second) }
+	h.w.Records(context.Background(), 1, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(st.sortedKeys()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.stop(t)
+	if got := st.sortedKeys(); len(got) != 1 || st.keys[got[0]].First != 0 || st.keys[got[0]].Last != 2 {
+		t.Fatalf("idle flush wrote %v, want one file 0-2", got)
+	}
+}
+
+func TestPoisonGoesToDeadLetterAndIsCovered(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	recs := records(t, 0, 4, t0)
+	recs[1].Value = []byte("{not json")
+	// A batch with one invalid document (empty id) among good ones.
+	var b map[string]any
+	json.Unmarshal(recs[2].Value, &b)
+	b["documents"].([]any)[1].(map[string]any)["id"] = ""
+	recs[2].Value, _ = json.Marshal(b)
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 4, FlushInterval: time.Hour})
+	h.feed(t, 0, recs, 4)
+	h.stop(t)
+	if len(h.dlq.sent) != 2 || h.dlq.sent[0] != "0@1:" {
+		t.Fatalf("dead letters = %v, want the bad record and the bad document", h.dlq.sent)
+	}
+	keys := st.sortedKeys()
+	if len(keys) != 1 || st.keys[keys[0]].Last != 3 {
+		t.Fatalf("files %v: poison records must still be covered by a file", keys)
+	}
+	markers := 0
+	for _, r := range st.files[keys[0]] {
+		if r.ChunkIndex == sink.DocumentMarker {
+			markers++
+		}
+	}
+	if markers != 3+0+2+3 {
+		t.Fatalf("%d documents written, want 8 (3 + 0 + 2 valid + 3)", markers)
+	}
+}
+
+func TestDeleteWritesTombstone(t *testing.T) {
+	b := document.Batch{SchemaVersion: document.SchemaVersion, ID: "del", Source: document.Source{File: "u.xml", First: 0, Last: 0},
+		Documents: []document.Document{{ID: "123", Op: document.OpDelete}}}
+	v, _ := document.EncodeBatch(&b)
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 1, FlushInterval: time.Hour})
+	h.feed(t, 0, []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}}, 1)
+	h.stop(t)
+	rows := st.files[st.sortedKeys()[0]]
+	if len(rows) != 1 || rows[0].Op != sink.OpDelete || rows[0].DocID != "123" || rows[0].ChunkIndex != sink.DocumentMarker {
+		t.Fatalf("rows = %+v, want one delete tombstone", rows)
+	}
+}
+
+func TestRevokedPartitionWritesNothingMore(t *testing.T) {
+	recs := records(t, 0, 6, time.UnixMilli(1_700_000_000_000))
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 4, FlushInterval: time.Hour})
+	h.feed(t, 0, recs[:3], 3)
+	h.w.Revoked(0)
+	h.w.Records(context.Background(), 0, recs[3:]) // late delivery after revoke
+	h.stop(t)
+	if keys := st.sortedKeys(); len(keys) != 0 {
+		t.Fatalf("revoked partition produced %v", keys)
+	}
+}
