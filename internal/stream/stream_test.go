@@ -170,7 +170,8 @@ func (h *harness) feed(t *testing.T, p int, recs []queue.Record, step int) {
 }
 
 func TestFilesAreAFunctionOfTheRecords(t *testing.T) {
-	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute)
+	// Buckets of 10 s start at record 7, 17: cuts by count and by time mix.
+	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute).Add(3 * time.Second)
 	recs := records(t, 0, 23, t0)
 	cfg := Config{FlushRecords: 5, FlushInterval: 10 * time.Second}
 
