@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -31,6 +32,11 @@ type goldDoc struct {
 // tokens to the raw text. It skips the test when the files are missing.
 func loadGold(tb testing.TB, split string) []goldDoc {
 	tb.Helper()
+	goldMu.Lock()
+	defer goldMu.Unlock()
+	if docs, ok := goldCache[split]; ok {
+		return docs
+	}
 	dir := jnlpbaDir()
 	docsPath := filepath.Join(dir, split+".docs.jsonl")
 	iobPath := filepath.Join(dir, split+".iob2")
@@ -75,8 +81,14 @@ func loadGold(tb testing.TB, split string) []goldDoc {
 	if len(docs) == 0 {
 		tb.Fatalf("%s: no documents", docsPath)
 	}
+	goldCache[split] = docs
 	return docs
 }
+
+var (
+	goldMu    sync.Mutex
+	goldCache = map[string][]goldDoc{}
+)
 
 // readIOB returns the token sentences of each ###MEDLINE:pmid document.
 func readIOB(path string) (map[string][][]string, error) {

@@ -111,11 +111,15 @@ func labelLen(text string, i int) int {
 		if j == ws || j >= len(text) {
 			return 0
 		}
+		c := text[j]
+		if c != ':' && c != ' ' && c != '/' && c != '&' && c != ',' && c != '-' {
+			return 0
+		}
 		letters += j - ws
-		if !known && labelWords[text[ws:j]] {
+		if !known && j-ws >= 3 && labelWords[text[ws:j]] {
 			known = true
 		}
-		switch text[j] {
+		switch c {
 		case ':':
 			if !known || letters < 4 {
 				return 0
@@ -245,21 +249,34 @@ func isInitials(word string) bool {
 	if word == "" {
 		return false
 	}
-	sep := "" // separator since the last letter
+	// sep is the separator since the last letter: "", ".", "-" or ".-"
+	const (
+		none = iota
+		dot
+		dash
+		dotDash
+	)
+	sep := none
 	for i, r := range word {
-		if isUpper(r) {
-			if i > 0 && sep != "." && sep != "-" && sep != ".-" {
-				return false
+		switch {
+		case isUpper(r):
+			if i > 0 && sep == none {
+				return false // two letters in a row: a word, not initials
 			}
-			sep = ""
-			continue
-		}
-		if i == 0 || (r != '.' && r != '-') || len(sep) >= 2 {
+			sep = none
+		case i == 0:
+			return false
+		case r == '.' && sep == none:
+			sep = dot
+		case r == '-' && sep == none:
+			sep = dash
+		case r == '-' && sep == dot:
+			sep = dotDash
+		default:
 			return false
 		}
-		sep += string(r)
 	}
-	return sep == ""
+	return sep == none
 }
 
 // isInitialAt reports whether the token at k is an initial ("M." or "C.J."

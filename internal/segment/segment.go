@@ -86,7 +86,7 @@ var defaultSplitter = New()
 // panics, accepts any byte string, and loses no text: every non-whitespace
 // code point lies in exactly one sentence.
 func Split(text string) []Sentence {
-	return defaultSplitter.SplitTo(nil, text)
+	return defaultSplitter.Split(text)
 }
 
 // SplitTo appends the sentences of text to dst and returns the extended
@@ -98,7 +98,8 @@ func SplitTo(dst []Sentence, text string) []Sentence {
 
 // Split returns the sentences of text; see the package-level Split.
 func (s *Splitter) Split(text string) []Sentence {
-	return s.SplitTo(make([]Sentence, 0, len(text)/128+2), text)
+	// GENIA sentences average ~160 bytes; leave room for short ones
+	return s.SplitTo(make([]Sentence, 0, len(text)/80+4), text)
 }
 
 // maxStack is how many open brackets the scanner remembers by position;
@@ -130,24 +131,71 @@ func (s *Splitter) SplitTo(dst []Sentence, text string) []Sentence {
 	return sc.dst
 }
 
+// Byte classes for the scanner's ASCII fast path.
+const (
+	clsOrdinary = iota // letters, digits, other punctuation
+	clsSpace           // white space that is no line break
+	clsBreak           // line break
+	clsOpen            // ( [ {
+	clsClose           // ) ] }
+	clsTerm            // . ! ?
+	clsNonASCII        // first or continuation byte of a multi-byte rune
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = clsNonASCII
+	}
+	for _, c := range " \t" {
+		t[c] = clsSpace
+	}
+	for _, c := range "\n\r\v\f" {
+		t[c] = clsBreak
+	}
+	for _, c := range "([{" {
+		t[c] = clsOpen
+	}
+	for _, c := range ")]}" {
+		t[c] = clsClose
+	}
+	for _, c := range ".!?" {
+		t[c] = clsTerm
+	}
+	return t
+}()
+
 func (sc *scanner) run() {
 	text := sc.text
+	afterSpace := true // at a word start
 	for i := 0; i < len(text); {
 		c := text[i]
-		r, w := rune(c), 1
-		if c >= utf8.RuneSelf {
-			r, w = utf8.DecodeRuneInString(text[i:])
-		}
-		if isSpace(r) {
-			if isLineBreak(r) {
-				sc.flush()
-			}
-			i += w
+		cls := byteClass[c]
+		w := 1
+		switch cls {
+		case clsSpace:
+			afterSpace = true
+			i++
 			continue
+		case clsBreak:
+			sc.flush()
+			afterSpace = true
+			i++
+			continue
+		case clsNonASCII:
+			var r rune
+			r, w = utf8.DecodeRuneInString(text[i:])
+			if isSpace(r) {
+				if isLineBreak(r) {
+					sc.flush()
+				}
+				afterSpace = true
+				i += w
+				continue
+			}
 		}
 		// A structured-abstract label ("RESULTS:") at a word start is a
 		// sentence of its own.
-		if c >= 'A' && c <= 'Z' && (sc.start < 0 || i == 0 || isSpaceByteBefore(text, i)) {
+		if afterSpace && c >= 'A' && c <= 'Z' {
 			if n := labelLen(text, i); n > 0 {
 				sc.flush()
 				sc.start, sc.last = i, i+n
@@ -156,36 +204,64 @@ func (sc *scanner) run() {
 				continue
 			}
 		}
+		afterSpace = false
 		if sc.start < 0 {
 			sc.start = i
 		}
-		sc.last = i + w
-		switch r {
-		case '(', '[', '{':
+		switch cls {
+		case clsOrdinary:
+			// the common case: skip a run of ordinary ASCII bytes
+			j := i + 1
+			for j < len(text) && byteClass[text[j]] == clsOrdinary {
+				j++
+			}
+			sc.last = j
+			i = j
+			continue
+		case clsOpen:
 			if sc.depth < maxStack {
 				sc.stack[sc.depth] = i
 				sc.depth++
 			} else {
 				sc.overflow++
 			}
-		case ')', ']', '}':
-			switch {
-			case sc.overflow > 0:
-				sc.overflow--
-			case sc.depth > 0:
-				sc.depth--
-			}
-		case '.', '!', '?':
-			if end, ok := sc.boundary(i, w); ok {
+		case clsClose:
+			sc.closeBracket()
+		case clsTerm:
+			end, ok := sc.boundary(i, w)
+			if ok {
 				sc.last = end
 				sc.flush()
 				i = end
 				continue
 			}
+			// Not a boundary: the absorbed run of terminal punctuation and
+			// closers needs no second look (this keeps "......" linear);
+			// only its closing brackets count.
+			for k := i + w; k < end; k++ {
+				if byteClass[text[k]] == clsClose {
+					sc.closeBracket()
+				}
+			}
+			if end > i+w {
+				sc.last = end
+				i = end
+				continue
+			}
 		}
+		sc.last = i + w
 		i += w
 	}
 	sc.flush()
+}
+
+func (sc *scanner) closeBracket() {
+	switch {
+	case sc.overflow > 0:
+		sc.overflow--
+	case sc.depth > 0:
+		sc.depth--
+	}
 }
 
 // flush ends the current sentence (if any) at sc.last.
@@ -247,8 +323,9 @@ func (sc *scanner) runeAt(off int) int {
 }
 
 // boundary decides whether the terminal punctuation rune at p (width w) ends
-// the current sentence. It returns the byte offset just past the sentence's
-// last rune (after closing quotes and brackets that follow).
+// the current sentence. It returns the byte offset just past the run of
+// terminal punctuation and closing quotes and brackets that follows p (where
+// the sentence ends if it does), whatever the decision.
 func (sc *scanner) boundary(p, w int) (int, bool) {
 	text := sc.text
 	// absorb more terminal punctuation and closing quotes/brackets
@@ -272,7 +349,7 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 		return j, true
 	}
 	if r, _ := decodeAt(text, j); !isSpace(r) {
-		return 0, false
+		return j, false
 	}
 	// next token
 	k := j
@@ -294,7 +371,7 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 	lower := false
 	if !isPlausibleStart(next) {
 		if !sc.sp.lowerStarts || !isGeneLikeToken(text, k) {
-			return 0, false
+			return j, false
 		}
 		lower = true
 	}
@@ -304,10 +381,10 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 		if sc.overflow > 0 || d > sc.depth {
 			// nesting deeper than we track: be conservative
 			if closes(text, j, p, d, sc.sp.maxParen) {
-				return 0, false
+				return j, false
 			}
 		} else if closes(text, j, sc.stack[d-1], 1, sc.sp.maxParen) {
-			return 0, false
+			return j, false
 		}
 	}
 
@@ -334,34 +411,34 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 	if lower {
 		// only after an ordinary lower-case word
 		if !isLowerWord(word) || abbrevAlways[word] || abbrevBeforeNumber[word] {
-			return 0, false
+			return j, false
 		}
 		return j, true
 	}
 	if abbrevAlways[word] {
-		return 0, false
+		return j, false
 	}
 	if abbrevBeforeNumber[word] && (!isUpper(next) || isJournalPair(text, word, k)) {
-		return 0, false
+		return j, false
 	}
 	if closed > 0 && (abbrevBeforeNumber[word] || isDottedLower(word)) {
 		// "(1 mg at 11 p.m.) Type ...", "(Smith et al.) The ..."
-		return 0, false
+		return j, false
 	}
 	if isInitials(word) {
 		if len(word) > 1 {
-			return 0, false // "C.J.", "H.-M.", "S.D."
+			return j, false // "C.J.", "H.-M.", "S.D."
 		}
 		// a single capital: an initial when another initial is next to it,
 		// else a name like "protein kinase C." or "type I." ends the sentence
 		if isUpper(next) && isInitialAt(text, k) {
-			return 0, false
+			return j, false
 		}
 		if prev := prevWord(text, sc.start, ws); prev != "" && isInitials(trimOpeners(prev)) {
-			return 0, false
+			return j, false
 		}
 		if isAuthorInitial(text, sc.start, ws, k) {
-			return 0, false
+			return j, false
 		}
 		return j, true
 	}
