@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -179,11 +180,11 @@ func (s score) prf(tp, fp, fn int) (p, r, f float64) {
 // evaluate compares the splitter's sentence starts (after the first) with
 // the gold ones. A boundary "in line" is one with no line break between the
 // two sentences; those are the ones the rules decide.
-func evaluate(sp *Splitter, docs []goldDoc, report func(format string, args ...any)) score {
+func evaluate(split func([]Sentence, string) []Sentence, docs []goldDoc, report func(format string, args ...any)) score {
 	var sc score
 	var buf []Sentence
 	for _, d := range docs {
-		buf = sp.SplitTo(buf[:0], d.text)
+		buf = split(buf[:0], d.text)
 		runes := []rune(d.text)
 		inLine := func(prevEnd, begin int) bool {
 			return !strings.ContainsAny(string(runes[prevEnd:begin]), "\n\r")
@@ -258,7 +259,7 @@ func TestGoldJNLPBA(t *testing.T) {
 			if os.Getenv("SEGMENT_ERRORS") != "" {
 				report = t.Logf
 			}
-			sc := evaluate(defaultSplitter, docs, report)
+			sc := evaluate(SplitTo, docs, report)
 			p, r, f := sc.prf(sc.tp, sc.fp, sc.fn)
 			pi, ri, fi := sc.prf(sc.tpIn, sc.fpIn, sc.fnIn)
 			docFrac := float64(sc.docsExact) / float64(sc.docs)
@@ -270,6 +271,14 @@ func TestGoldJNLPBA(t *testing.T) {
 				t.Errorf("%s below floor: F1 %.4f (min %.3f), in-line F1 %.4f (min %.3f), exact docs %.4f (min %.3f)",
 					c.split, f, c.minF1, fi, c.minF1InLine, docFrac, c.minDocs)
 			}
+			// the rules must earn their keep over the naive splitter
+			nv := evaluate(naiveSplitTo, docs, nil)
+			pn, rn, fn := nv.prf(nv.tpIn, nv.fpIn, nv.fnIn)
+			t.Logf("%s: naive baseline in-line P=%.4f R=%.4f F1=%.4f, exact docs %.4f",
+				c.split, pn, rn, fn, float64(nv.docsExact)/float64(nv.docs))
+			if fi <= fn {
+				t.Errorf("%s: rules (in-line F1 %.4f) no better than the naive splitter (%.4f)", c.split, fi, fn)
+			}
 		})
 	}
 }
@@ -279,8 +288,8 @@ func TestGoldJNLPBA(t *testing.T) {
 // is off), and it must still be a sane splitter.
 func TestGoldLowercaseStarts(t *testing.T) {
 	docs := loadGold(t, "devel")
-	def := evaluate(defaultSplitter, docs, nil)
-	low := evaluate(New(WithLowercaseStarts(true)), docs, nil)
+	def := evaluate(SplitTo, docs, nil)
+	low := evaluate(New(WithLowercaseStarts(true)).SplitTo, docs, nil)
 	_, _, fd := def.prf(def.tpIn, def.fpIn, def.fnIn)
 	pl, rl, fl := low.prf(low.tpIn, low.fpIn, low.fnIn)
 	t.Logf("devel in-line with lower-case starts: P=%.4f R=%.4f F1=%.4f (default F1 %.4f)", pl, rl, fl, fd)
@@ -290,6 +299,42 @@ func TestGoldLowercaseStarts(t *testing.T) {
 	if fl < 0.95 {
 		t.Errorf("lower-case starts F1 %.4f too low", fl)
 	}
+}
+
+// naiveSplitTo is the baseline the rules are measured against: a break at
+// every line break and after every '.', '!' or '?' that white space and an
+// upper-case letter, digit or opening bracket follow.
+func naiveSplitTo(dst []Sentence, text string) []Sentence {
+	runes := []rune(text)
+	start := -1
+	emit := func(e int) {
+		if start < 0 {
+			return
+		}
+		for e > start && unicode.IsSpace(runes[e-1]) {
+			e--
+		}
+		b := len(string(runes[:start]))
+		dst = append(dst, Sentence{Begin: start, End: e, ByteBegin: b, ByteEnd: b + len(string(runes[start:e]))})
+		start = -1
+	}
+	for i, r := range runes {
+		switch {
+		case r == '\n':
+			emit(i)
+		case unicode.IsSpace(r):
+		default:
+			if start < 0 {
+				start = i
+			}
+			if (r == '.' || r == '!' || r == '?') && i+2 < len(runes) && runes[i+1] == ' ' &&
+				(unicode.IsUpper(runes[i+2]) || unicode.IsDigit(runes[i+2]) || strings.ContainsRune("([\"", runes[i+2])) {
+				emit(i + 1)
+			}
+		}
+	}
+	emit(len(runes))
+	return dst
 }
 
 func BenchmarkSplitDevel(b *testing.B) {
