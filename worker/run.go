@@ -213,4 +213,3 @@ loop:
 	log.Info("worker stopped", "docs", st.Docs, "windows", st.Windows, "chunks", st.Chunks, "slot_utilization", st.SlotUtilization())
 	return runErr
 }
-

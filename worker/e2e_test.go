@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nerstream/nerstream/internal/broker"
+	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/model"
+	"github.com/nerstream/nerstream/internal/ner"
+	"github.com/nerstream/nerstream/internal/queue"
+	"github.com/nerstream/nerstream/internal/sink"
+)
+
+// The end-to-end tests run the real binaries as separate processes against
+// an in-process Kafka-protocol broker (kfake) and a file:// bucket, so they can
+// be killed with SIGKILL and paused with SIGSTOP.
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func binaries(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "nerstream-bin-")
+		if binErr != nil {
+			return
+		}
+		pkgs := []string{"github.com/nerstream/nerstream/worker"}
+		if _, err := os.Stat("../producer/main.go"); err == nil {
+			pkgs = append(pkgs, "github.com/nerstream/nerstream/producer")
+		}
+		cmd := exec.Command("go", append([]string{"build", "-o", binDir + "/"}, pkgs...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+const testModel = "../testdata/tinybert"
+
+type cluster struct {
+	t       *testing.T
+	b       *broker.Broker
+	out     string // bucket dir
+	topic   string
+	group   string
+	extra   []string
+	mu      sync.Mutex
+	workers map[int]*exec.Cmd
+	logs    map[int]*os.File
+}
+
+func newCluster(t *testing.T, partitions int) *cluster {
+	t.Helper()
+	b, err := broker.Start(context.Background(), broker.WithPartitions(partitions), broker.WithGroupMinSessionTimeout(500*time.Millisecond),
+		broker.WithTopic("docs", partitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	c := &cluster{t: t, b: b, out: t.TempDir(), topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}}
+	t.Cleanup(c.killAll)
+	return c
+}
+
+func (c *cluster) startWorker(i int, extra ...string) {
+	c.t.Helper()
+	args := []string{"run", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--group", c.group,
+		"--model", testModel, "--out", "file://" + c.out, "--batch", "8", "--intra-threads", "1", "--metrics-addr", "",
+		"--flush-records", "4", "--flush-interval", "3s", "--idle-grace", "500ms", "--idle-interval", "300ms",
+		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--shutdown-timeout", "20s", "--log-level", "info"}
+	args = append(args, c.extra...)
+	args = append(args, extra...)
+	cmd := exec.Command(filepath.Join(binaries(c.t), "worker"), args...)
+	logf, err := os.OpenFile(filepath.Join(c.out, fmt.Sprintf("../worker-%d.log", i)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.workers[i], c.logs[i] = cmd, logf
+	c.mu.Unlock()
+}
+
+func (c *cluster) signal(i int, sig syscall.Signal) {
+	c.mu.Lock()
+	cmd := c.workers[i]
+	c.mu.Unlock()
+	cmd.Process.Signal(sig)
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
+		cmd.Wait()
+	}
+}
+
+func (c *cluster) stopAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, cmd := range c.workers {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				c.t.Errorf("worker %d exited with %v after SIGTERM (log: %s)", i, err, c.logs[i].Name())
+			}
+		case <-time.After(30 * time.Second):
+			c.t.Errorf("worker %d did not exit within 30s of SIGTERM", i)
+			cmd.Process.Kill()
+		}
+		delete(c.workers, i)
+	}
+}
+
+func (c *cluster) killAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cmd := range c.workers {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	c.workers = map[int]*exec.Cmd{}
+}
+
+// testDocs are the JNLPBA devel abstracts (or a synthetic fallback).
+func testDocs(t *testing.T, n int) []document.Document {
+	t.Helper()
+	f, err := os.Open("/work/shared/data/jnlpba/devel.docs.jsonl")
+	var docs []document.Document
+	if err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() && len(docs) < n {
+			var d struct{ PMID, Text string }
+			json.Unmarshal(sc.Bytes(), &d)
+			title, body, _ := strings.Cut(d.Text, "\n")
+			docs = append(docs, document.Document{ID: d.PMID, Title: title, Text: strings.TrimRight(body, "\n"), Version: 1})
+		}
+	}
+	for i := len(docs); i < n; i++ {
+		docs = append(docs, document.Document{ID: fmt.Sprint(9000000 + i), Title: "IL-2 gene expression in T cells.",
+			Text: fmt.Sprintf("Case %d: NF-kappa B binds the CD28 response element in Jurkat cells.", i), Version: 1})
+	}
+	return docs
+}
+
+// publish sends docs in batches of per documents; pause between messages.
+func (c *cluster) publish(docs []document.Document, per int, pause time.Duration) {
+	c.t.Helper()
+	pub, err := queue.NewPublisher(context.Background(), c.b.Addrs(), c.topic)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer pub.Close()
+	for i := 0; i < len(docs); i += per {
+		j := min(i+per, len(docs))
+		b := document.Batch{SchemaVersion: document.SchemaVersion, ID: document.BatchID("test", int64(i), int64(j-1)),
+			Source: document.Source{File: "test", First: int64(i), Last: int64(j - 1)}, Documents: docs[i:j]}
+		v, err := document.EncodeBatch(&b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if err := pub.Publish(context.Background(), queue.Message{Key: []byte(b.ID), Value: v}); err != nil {
+			c.t.Fatal(err)
+		}
+		time.Sleep(pause)
+	}
+}
+
+func modelDir(t *testing.T) string {
+	b, err := model.LoadBundle(testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sink.ModelDir(b.Name, b.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitRows polls the bucket until every document has its marker row.
+func (c *cluster) waitRows(ids []string, timeout time.Duration) []sink.Row {
+	c.t.Helper()
+	st, err := sink.OpenBucket(context.Background(), "file://"+c.out)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer st.Close()
+	md := modelDir(c.t)
+	deadline := time.Now().Add(timeout)
+	for {
+		rows, err := st.ReadAll(context.Background(), md)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if r.ChunkIndex == sink.DocumentMarker {
+				seen[r.DocID] = true
+			}
+		}
+		missing := 0
+		for _, id := range ids {
+			if !seen[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("after %s, %d of %d documents have no output (worker logs in %s)", timeout, missing, len(ids), filepath.Dir(c.out))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+type chunkKey struct {
+	doc string
+	idx int32
+}
+
+// checkExactlyOnce asserts every (doc, chunk) row appears once and the chunks
+// equal an in-process annotation of the same texts.
+func checkExactlyOnce(t *testing.T, rows []sink.Row, docs []document.Document) {
+	t.Helper()
+	count := map[chunkKey]int{}
+	got := map[string][]sink.Row{}
+	for _, r := range rows {
+		count[chunkKey{r.DocID, r.ChunkIndex}]++
+		if r.ChunkIndex >= 0 {
+			got[r.DocID] = append(got[r.DocID], r)
+		}
+	}
+	dups := 0
+	for k, n := range count {
+		if n != 1 {
+			dups++
+			if dups < 5 {
+				t.Errorf("row %v appears %d times", k, n)
+			}
+		}
+	}
+	if dups > 0 {
+		t.Fatalf("%d duplicated rows", dups)
+	}
+	want := annotateInProcess(t, docs)
+	total := 0
+	for _, d := range docs {
+		g := got[d.ID]
+		sort.Slice(g, func(i, j int) bool { return g[i].ChunkIndex < g[j].ChunkIndex })
+		w := want[d.ID]
+		if len(g) != len(w) {
+			t.Fatalf("doc %s: %d chunks in the bucket, %d from worker annotate", d.ID, len(g), len(w))
+		}
+		for i := range g {
+			if int(g[i].Begin) != w[i].Begin || int(g[i].End) != w[i].End || g[i].Label != w[i].Label || g[i].Text != w[i].Text {
+				t.Fatalf("doc %s chunk %d: bucket %+v, annotate %+v", d.ID, i, g[i], w[i])
+			}
+		}
+		total += len(g)
+	}
+	if total == 0 {
+		t.Fatal("no chunks at all")
+	}
+	t.Logf("%d documents, %d chunks, each exactly once and equal to annotate", len(docs), total)
+}
+
+func annotateInProcess(t *testing.T, docs []document.Document) map[string][]ner.Chunk {
+	t.Helper()
+	b, err := model.LoadBundle(testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := model.NewSession(b, model.WithBatchSize(16), model.WithDevice(model.Device{Kind: "cpu"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := ner.New(b.Tokenizer, s, b.Labels, ner.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]ner.Doc, len(docs))
+	for i, d := range docs {
+		in[i] = ner.Doc{ID: d.ID, Text: d.Content()}
+	}
+	res, err := a.Annotate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]ner.Chunk{}
+	for _, r := range res {
+		out[r.Doc.ID] = r.Chunks
+	}
+	return out
+}
+
+func ids(docs []document.Document) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.ID
+	}
+	return out
+}
+
+// TestTwoWorkersExactlyOnce: 4 partitions, 2 workers in one group.
+func TestTwoWorkersExactlyOnce(t *testing.T) {
+	c := newCluster(t, 4)
+	docs := testDocs(t, 120)
+	c.startWorker(0)
+	c.startWorker(1)
+	c.publish(docs, 3, 0)
+	rows := c.waitRows(ids(docs), 120*time.Second)
+	c.stopAll()
+	checkExactlyOnce(t, rows, docs)
+	checkDuckDB(t, c.out, len(rows))
+}
+
+// TestCrashRestartExactlyOnce kills workers with SIGKILL at random moments
+// while documents stream in, restarts them, and checks the union of files.
+func TestCrashRestartExactlyOnce(t *testing.T) {
+	c := newCluster(t, 4)
+	docs := testDocs(t, 160)
+	c.startWorker(0)
+	c.startWorker(1)
+	done := make(chan struct{})
+	go func() { defer close(done); c.publish(docs, 2, 40*time.Millisecond) }()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	kills := 0
+	for kills < 4 {
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		i := rng.IntN(2)
+		c.signal(i, syscall.SIGKILL)
+		kills++
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		c.startWorker(i)
+	}
+	<-done
+	rows := c.waitRows(ids(docs), 150*time.Second)
+	c.stopAll()
+	t.Logf("%d SIGKILLs", kills)
+	checkExactlyOnce(t, rows, docs)
+}
+
+// TestZombieAddsNoDuplicates pauses a worker (SIGSTOP) past its session
+// timeout so the group gives its partitions away, then resumes it.
+func TestZombieAddsNoDuplicates(t *testing.T) {
+	c := newCluster(t, 4)
+	docs := testDocs(t, 120)
+	c.startWorker(0)
+	c.startWorker(1)
+	done := make(chan struct{})
+	go func() { defer close(done); c.publish(docs, 2, 30*time.Millisecond) }()
+	time.Sleep(1500 * time.Millisecond)
+	c.signal(0, syscall.SIGSTOP)
+	time.Sleep(5 * time.Second) // > session timeout (2s): partitions move to worker 1
+	c.signal(0, syscall.SIGCONT)
+	<-done
+	rows := c.waitRows(ids(docs), 150*time.Second)
+	time.Sleep(2 * time.Second) // let a late zombie upload land before we look again
+	rows = c.waitRows(ids(docs), 10*time.Second)
+	c.stopAll()
+	checkExactlyOnce(t, rows, docs)
+}
+
+// checkDuckDB reads the bucket with DuckDB (an independent Parquet reader).
+func checkDuckDB(t *testing.T, dir string, wantRows int) {
+	t.Helper()
+	script, _ := filepath.Abs("../internal/sink/testdata/duckdb_check.js")
+	nodeModules, _ := filepath.Abs("../.cache/node/node_modules")
+	if _, err := os.Stat(filepath.Join(nodeModules, "@duckdb", "node-api")); err != nil {
+		t.Skipf("DuckDB for node not installed (run make setup): %v", err)
+	}
+	cmd := exec.Command("node", script, dir)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb check: %v\n%s", err, out)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(out, &raw); err != nil {
+		t.Fatalf("duckdb output: %v\n%s", err, out)
+	}
+	var cnt struct {
+		N        int `json:"n"`
+		Distinct int `json:"distinct_chunks"`
+	}
+	json.Unmarshal(raw["count"], &cnt)
+	if cnt.N != wantRows || cnt.Distinct != wantRows {
+		t.Fatalf("DuckDB sees %d rows, %d distinct (doc_id, chunk_index); want %d and %d", cnt.N, cnt.Distinct, wantRows, wantRows)
+	}
+	t.Logf("DuckDB: %d rows, %d distinct (doc_id, chunk_index)", cnt.N, cnt.Distinct)
+}
