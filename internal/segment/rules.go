@@ -12,7 +12,7 @@ var abbrevAlways = set(
 	"e.g", "i.e", "eg", "ie", "viz", "cf", "Cf", "vs", "Vs",
 	"Fig", "Figs", "fig", "figs", "approx", "Approx", "ca",
 	"Dr", "Drs", "Prof", "Mr", "Mrs", "Ms", "St", "Mt", "Ste",
-	"sp", "spp", "ssp", "subsp", "var", "cv", "sect",
+	"U.S", "U.K", "U.S.A", "var", "cv", "sect",
 	"Eq", "Eqs", "eq", "eqs", "Ref", "Refs", "ref", "refs",
 	"Suppl", "suppl", "Tab", "Nr", "nr",
 )
@@ -25,7 +25,7 @@ var abbrevBeforeNumber = set(
 	"No", "no", "Nos", "nos", "Vol", "vol", "Vols", "pp", "p", "Ch", "ch",
 	"Chap", "Sec", "Sect", "Art", "Pt", "pt", "ed", "eds", "Ed", "Eds",
 	"al", "etc", "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "resp", "min", "max",
-	"U.S", "U.K", "U.S.A", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug",
+	"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug",
 	"Sep", "Sept", "Oct", "Nov", "Dec",
 	// journal titles in references ("Mol. Cell. Biol. 8:5581")
 	"Mol", "Cell", "Biol", "Biochem", "Biophys", "Biochim", "Acta", "Proc",
@@ -70,6 +70,33 @@ func isJournalPair(text, word string, k int) bool {
 		return journalAbbrev[next] || journalWords[next]
 	}
 	return journalWords[word] && dotted && journalAbbrev[next]
+}
+
+// taxonAbbrev lists words after which a period ends a sentence only before
+// an ordinary capitalised word: "Bacillus spp. The isolates ..." ends,
+// "Streptomyces sp. NRRL 3052" and "Bacillus sp. B4" do not.
+var taxonAbbrev = set("sp", "spp", "ssp", "subsp", "str", "aff", "nov", "gen")
+
+// isCapitalizedWord reports whether the token at k is an ordinary
+// capitalised word: an upper-case letter, then at least two lower-case
+// letters and nothing but letters, hyphens and trailing punctuation.
+func isCapitalizedWord(text string, k int) bool {
+	tok := tokenAt(text, k)
+	lower := 0
+	for i, r := range tok {
+		switch {
+		case i == 0:
+			if !isUpper(r) {
+				return false
+			}
+		case unicode.IsLower(r):
+			lower++
+		case r == '-' || r == ',' || r == '.' || r == ';' || r == ':':
+		default:
+			return false
+		}
+	}
+	return lower >= 2
 }
 
 // labelWords are the words one of which a structured-abstract label must

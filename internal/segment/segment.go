@@ -418,6 +418,9 @@ func (sc *scanner) boundary(p, w int) (int, bool) {
 	if abbrevAlways[word] {
 		return j, false
 	}
+	if taxonAbbrev[word] && !isCapitalizedWord(text, k) {
+		return j, false
+	}
 	if abbrevBeforeNumber[word] && (!isUpper(next) || isJournalPair(text, word, k)) {
 		return j, false
 	}

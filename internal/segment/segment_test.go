@@ -111,7 +111,10 @@ func TestSplitRules(t *testing.T) {
 		{"Fig.", "as shown in Fig. 2 and Figs. 3A-C. Next.", []string{"as shown in Fig. 2 and Figs. 3A-C.", "Next."}},
 		{"approx. ca. cf.", "approx. 5 cells, ca. 10 min, cf. Smith. Next.", []string{"approx. 5 cells, ca. 10 min, cf. Smith.", "Next."}},
 		{"Dr. St.", "Dr. Dezube of St. Louis agreed. Next.", []string{"Dr. Dezube of St. Louis agreed.", "Next."}},
-		{"sp. spp.", "Bacillus spp. Strains and Mycoplasma sp. Isolates grew.", []string{"Bacillus spp. Strains and Mycoplasma sp. Isolates grew."}},
+		{"sp. before strain code", "Streptomyces sp. NRRL 3052 and Bacillus sp. B4 grew. Next.", []string{"Streptomyces sp. NRRL 3052 and Bacillus sp. B4 grew.", "Next."}},
+		{"spp. at sentence end", "isolates of Candida spp. The others grew.", []string{"isolates of Candida spp.", "The others grew."}},
+		{"sp. nov.", "Vibrio sp. nov. strain A1 grew.", []string{"Vibrio sp. nov. strain A1 grew."}},
+		{"U.S. before a name", "by the U.S. Food and Drug Administration. Next.", []string{"by the U.S. Food and Drug Administration.", "Next."}},
 		{"abbreviations are case-sensitive", "individuals with CF. Because of that.", []string{"individuals with CF.", "Because of that."}},
 
 		// abbreviations that end a sentence only before a capitalised word
@@ -122,7 +125,7 @@ func TestSplitRules(t *testing.T) {
 		{"etc. at end", "IL-2, IL-4, etc. The next.", []string{"IL-2, IL-4, etc.", "The next."}},
 		{"min. at end", "was 30 min. In contrast, it rose.", []string{"was 30 min.", "In contrast, it rose."}},
 		{"journal before volume", "see Mol. Cell. Biol. 8:5581 for details.", []string{"see Mol. Cell. Biol. 8:5581 for details."}},
-		{"U.S.", "approved in the U.S. (FDA). Next.", []string{"approved in the U.S. (FDA).", "Next."}},
+		{"U.S. before bracket", "approved in the U.S. (FDA). Next.", []string{"approved in the U.S. (FDA).", "Next."}},
 		{"p.m. before bracket", "suppression (1 mg at 11 p.m.) Type I receptors fell.", []string{"suppression (1 mg at 11 p.m.) Type I receptors fell."}},
 
 		// initials
