@@ -358,18 +358,18 @@ func EnsureTopic(ctx context.Context, cfg Config, topic string, partitions, repl
 	if len(cfg.Brokers) == 0 {
 		return fmt.Errorf("ensure topic %s: no Kafka brokers configured (set %s or -brokers)", topic, EnvBrokers)
 	}
-	client, tr, err := cfg.client()
-	if err != nil {
-		return fmt.Errorf("ensure topic %s: %w", topic, err)
-	}
-	defer tr.CloseIdleConnections()
-	n, err := topicPartitions(ctx, cfg, client, topic)
+	n, err := topicPartitions(ctx, cfg, topic)
 	if err != nil {
 		return fmt.Errorf("ensure topic %s: %w", topic, err)
 	}
 	if n > 0 {
 		return nil
 	}
+	client, tr, err := cfg.client()
+	if err != nil {
+		return fmt.Errorf("ensure topic %s: %w", topic, err)
+	}
+	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, cfg.dialTimeout()+10*time.Second)
 	defer cancel()
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
@@ -386,11 +386,18 @@ func EnsureTopic(ctx context.Context, cfg Config, topic string, partitions, repl
 
 // topicPartitions returns the partition count of topic, 0 when it does not
 // exist. Connection failures come back within the dial timeout as an error
-// naming the brokers.
-func topicPartitions(ctx context.Context, cfg Config, client *kafka.Client, topic string) (int, error) {
+// naming the brokers. It uses a fresh transport on every call: kafka-go's
+// Transport answers metadata requests from its cache (refreshed every
+// MetadataTTL), so a long-lived one would not see a new topic for a while.
+func topicPartitions(ctx context.Context, cfg Config, topic string) (int, error) {
 	if err := probeBrokers(ctx, cfg); err != nil {
 		return 0, err
 	}
+	client, tr, err := cfg.client()
+	if err != nil {
+		return 0, err
+	}
+	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, cfg.dialTimeout()+10*time.Second)
 	defer cancel()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
@@ -413,9 +420,10 @@ func topicPartitions(ctx context.Context, cfg Config, client *kafka.Client, topi
 }
 
 // probeBrokers dials the bootstrap brokers (TLS and SASL included) and
-// returns nil as soon as one answers. kafka-go's Transport retries
-// unreachable brokers until the context ends, so without this probe an
-// unreachable cluster would look like a hang.
+// returns nil as soon as one answers. kafka-go's Transport blocks every
+// request until its first metadata load succeeds, retrying unreachable
+// brokers until the context ends, so without this probe an unreachable
+// cluster would look like a hang.
 func probeBrokers(ctx context.Context, cfg Config) error {
 	d, err := cfg.Dialer()
 	if err != nil {
@@ -427,13 +435,26 @@ func probeBrokers(ctx context.Context, cfg Config) error {
 		conn, err := d.DialContext(dctx, "tcp", b)
 		cancel()
 		if err == nil {
+			// A listener that accepts but does not speak Kafka would
+			// otherwise stall the next request: ask for API versions under
+			// the same deadline.
+			deadline := time.Now().Add(cfg.dialTimeout())
+			if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+				deadline = dl
+			}
+			if err = conn.SetDeadline(deadline); err == nil {
+				_, err = conn.ApiVersions()
+			}
 			conn.Close()
-			return nil
+			if err == nil {
+				return nil
+			}
+			err = fmt.Errorf("no Kafka answer: %w", err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", b, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return fmt.Errorf("no Kafka broker reachable among %s: %w", cfg.brokerList(), errors.Join(errs...))
+	return fmt.Errorf("cannot connect to any Kafka broker among %s: %w", cfg.brokerList(), errors.Join(errs...))
 }

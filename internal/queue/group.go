@@ -239,6 +239,11 @@ func (g *Group) Run(ctx context.Context, h Handler) error {
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// kafka-go's partition watcher ends every generation at once while the
+	// topic is missing, which turns into a tight rejoin loop: wait for it.
+	if !g.waitTopic(runCtx) {
+		return nil
+	}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                    g.groupID,
 		Brokers:               g.cfg.Brokers,
@@ -275,6 +280,9 @@ func (g *Group) Run(ctx context.Context, h Handler) error {
 		}
 		failures = 0
 		g.startGeneration(runCtx, cancel, gen, h)
+		if len(gen.Assignments[g.topic]) == 0 && !g.waitTopic(runCtx) {
+			break
+		}
 	}
 	cg.Close() // waits for the generation's goroutines, then leaves the group
 	g.tr.CloseIdleConnections()
@@ -285,6 +293,28 @@ func (g *Group) Run(ctx context.Context, h Handler) error {
 		return cause
 	}
 	return nil
+}
+
+// waitTopic returns once the topic exists (true) or ctx ends (false),
+// checking every second.
+func (g *Group) waitTopic(ctx context.Context) bool {
+	for warned := false; ; {
+		n, err := topicPartitions(ctx, g.cfg, g.topic)
+		if err == nil && n > 0 {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if !warned {
+			if err == nil {
+				err = errors.New("topic does not exist")
+			}
+			g.logger.Warn("waiting for topic", "brokers", g.cfg.brokerList(), "err", err)
+			warned = true
+		}
+		sleep(ctx, time.Second)
+	}
 }
 
 // startGeneration records the new generation and starts one fetch loop per

@@ -82,12 +82,7 @@ func newPublisher(ctx context.Context, brokers []string, topic string, o publish
 			return nil, err
 		}
 	} else {
-		client, tr, err := cfg.client()
-		if err != nil {
-			return nil, err
-		}
-		n, err := topicPartitions(ctx, cfg, client, topic)
-		tr.CloseIdleConnections()
+		n, err := topicPartitions(ctx, cfg, topic)
 		if err != nil {
 			return nil, err
 		}
