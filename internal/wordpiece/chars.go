@@ -132,6 +132,17 @@ func isNonSpacingMark(c rune) bool {
 	return unicode.Is(unicode.Mn, c)
 }
 
+// hfCCC returns the canonical combining class of c in Hugging Face's
+// normalization tables.
+func hfCCC(c rune) uint8 {
+	if c < 0x300 || unicode.In(c, hfCCCZero) {
+		return 0
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], c)
+	return norm.NFD.Properties(buf[:n]).CCC()
+}
+
 // Hangul syllable decomposition constants (Unicode §3.12).
 const (
 	hangulBase  = 0xAC00

@@ -30,13 +30,16 @@ type Encoding struct {
 	Chars []Span
 
 	// Scratch, reused by EncodeTo.
-	origOff []int32 // byte offset of each original code point, plus len(text)
-	wb      []byte  // normalized UTF-8 of the current word
-	woff    []int32 // byte offset in wb of each normalized rune, plus len(wb)
-	worig   []int32 // original code-point index of each normalized rune
-	tmp     []rune  // decomposition scratch
-	tmp2    []rune  // lowercase scratch
-	word    int     // index of the current word
+	origOff []int32   // byte offset of each original code point, plus len(text)
+	wb      []byte    // normalized UTF-8 of the current word
+	woff    []int32   // byte offset in wb of each normalized rune, plus len(wb)
+	worig   []int32   // original code-point index of each normalized rune
+	tmp2    []rune    // decomposition scratch
+	nfd     []nfdItem // decomposed code points awaiting canonical reordering
+	nfdSrc  []int32   // original code points fed to the decomposition, in order
+	nfdHead int       // next nfdSrc entry to hand out
+	nfdLast int32     // nfdSrc entry handed out last
+	word    int       // index of the current word
 }
 
 // Len returns the number of wordpieces.
@@ -52,6 +55,9 @@ func (e *Encoding) reset() {
 	e.wb = e.wb[:0]
 	e.woff = e.woff[:0]
 	e.worig = e.worig[:0]
+	e.nfd = e.nfd[:0]
+	e.nfdSrc = e.nfdSrc[:0]
+	e.nfdHead = 0
 	e.word = 0
 }
 
@@ -116,6 +122,9 @@ func (t *Tokenizer) segment(enc *Encoding, text string, from, to int) {
 		i := off[r]
 		c := rune(text[i])
 		if c < utf8.RuneSelf {
+			if len(enc.nfd) > 0 {
+				t.nfdDrain(enc)
+			}
 			cls := asciiClass[c]
 			switch {
 			case cls&clsRemove != 0 && t.cleanText:
@@ -139,49 +148,120 @@ func (t *Tokenizer) segment(enc *Encoding, text string, from, to int) {
 				continue
 			}
 			if isWhitespace(c) {
-				t.flush(enc)
+				t.boundary(enc)
 				continue
 			}
 		}
 		if t.chinese && isChinese(c) {
-			t.flush(enc)
+			t.boundary(enc)
 			t.normalized(enc, c, r)
-			t.flush(enc)
+			t.boundary(enc)
 			continue
 		}
 		t.normalized(enc, c, r)
 	}
-	t.flush(enc)
+	t.boundary(enc)
 }
 
 // normalized runs strip_accents and lowercase on c (from original code point
 // r) and pre-tokenizes the result.
 func (t *Tokenizer) normalized(enc *Encoding, c rune, r int) {
-	if !t.stripAccents && !t.lowercase {
+	if t.stripAccents {
+		t.nfdPush(enc, c, r)
+		return
+	}
+	t.lowerPretok(enc, c, r)
+}
+
+// lowerPretok lowercases c if configured and pre-tokenizes the result.
+func (t *Tokenizer) lowerPretok(enc *Encoding, c rune, r int) {
+	if !t.lowercase {
 		t.pretok(enc, c, r)
 		return
 	}
-	enc.tmp = enc.tmp[:0]
-	if t.stripAccents {
-		enc.tmp2 = appendNFD(enc.tmp2[:0], c)
-		for _, d := range enc.tmp2 {
-			if !isNonSpacingMark(d) {
-				enc.tmp = append(enc.tmp, d)
-			}
+	if c < utf8.RuneSelf {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
-	} else {
-		enc.tmp = append(enc.tmp, c)
+		t.pretok(enc, c, r)
+		return
 	}
-	for _, d := range enc.tmp {
-		if t.lowercase {
-			enc.tmp2 = appendLower(enc.tmp2[:0], d)
-			for _, l := range enc.tmp2 {
-				t.pretok(enc, l, r)
-			}
-		} else {
-			t.pretok(enc, d, r)
+	var buf [2]rune
+	for _, l := range appendLower(buf[:0], c) {
+		t.pretok(enc, l, r)
+	}
+}
+
+// nfdItem is one code point of a canonical decomposition waiting for
+// canonical reordering.
+type nfdItem struct {
+	c     rune
+	ccc   uint8
+	first bool // first code point of its character's decomposition
+}
+
+// nfdPush decomposes c (original code point r) for strip_accents. Like the
+// unicode-normalization-alignments crate that Hugging Face uses, runs of
+// non-starters are stably sorted by combining class, each item carrying
+// whether it began its character's decomposition; offsets are then handed
+// out by position (see nfdDrain), which is what Hugging Face reports.
+func (t *Tokenizer) nfdPush(enc *Encoding, c rune, r int) {
+	enc.nfdSrc = append(enc.nfdSrc, int32(r))
+	if c < 0x300 && c < 0xC0 {
+		// No decomposition and combining class 0.
+		t.nfdDrain(enc)
+		enc.nfd = append(enc.nfd, nfdItem{c: c, first: true})
+		return
+	}
+	enc.tmp2 = appendNFD(enc.tmp2[:0], c)
+	for k, d := range enc.tmp2 {
+		cc := hfCCC(d)
+		if cc == 0 {
+			t.nfdDrain(enc)
+		}
+		enc.nfd = append(enc.nfd, nfdItem{c: d, ccc: cc, first: k == 0})
+	}
+}
+
+// sortRun stably sorts items by combining class (runs are short).
+func sortRun(items []nfdItem) {
+	for i := 1; i < len(items); i++ {
+		for j := i; j > 0 && items[j-1].ccc > items[j].ccc; j-- {
+			items[j-1], items[j] = items[j], items[j-1]
 		}
 	}
+}
+
+// nfdDrain reorders the pending run and passes it on: an item that began a
+// decomposition takes the next original code point in input order, any
+// other item the one taken last; non-spacing marks are then dropped.
+func (t *Tokenizer) nfdDrain(enc *Encoding) {
+	if len(enc.nfd) == 0 {
+		return
+	}
+	sortRun(enc.nfd)
+	for _, it := range enc.nfd {
+		if it.first {
+			enc.nfdLast = enc.nfdSrc[enc.nfdHead]
+			enc.nfdHead++
+		}
+		if !isNonSpacingMark(it.c) {
+			t.lowerPretok(enc, it.c, int(enc.nfdLast))
+		}
+	}
+	enc.nfd = enc.nfd[:0]
+	if enc.nfdHead == len(enc.nfdSrc) {
+		enc.nfdSrc = enc.nfdSrc[:0]
+		enc.nfdHead = 0
+	}
+}
+
+// boundary ends the current word at a point where the input itself has a
+// starter (ASCII, whitespace, CJK ideograph, segment end): the pending
+// decomposition run is emitted first.
+func (t *Tokenizer) boundary(enc *Encoding) {
+	t.nfdDrain(enc)
+	t.flush(enc)
 }
 
 // pretok applies BertPreTokenizer to one normalized rune.

@@ -188,6 +188,17 @@ func adversarial() []string {
 		}
 		s = append(s, b.String())
 	}
+	// Combining sequences: canonical reordering across characters, marks
+	// that decompose (U+0344, U+0F73), marks newer than HF's tables, Hangul.
+	marks := []rune("aeoIİéệǕ̴᜴᜕ְุཱཱིི༹̖᷽̣́̈́᷻᷾̈࢘᷼ͅ가가 -[SEP]中゙゚か")
+	for i := 0; i < 2000; i++ {
+		n := 1 + rng.IntN(12)
+		var b strings.Builder
+		for j := 0; j < n; j++ {
+			b.WriteRune(marks[rng.IntN(len(marks))])
+		}
+		s = append(s, b.String())
+	}
 	// Every rune of a slice of interesting blocks, in words of 8.
 	for lo := rune(0x80); lo < 0x2000; lo += 8 {
 		var b strings.Builder

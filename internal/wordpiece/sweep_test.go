@@ -12,12 +12,33 @@ import (
 
 // hfChar is Hugging Face's handling of one code point, from hf_sweep.js.
 type hfChar struct {
-	clean, chinese, strip, lower, pretok string
+	clean, chinese, strip, lower, pretok, order string
 }
 
 // goChar computes the same five probes with this package's functions.
 func goChar(c rune) hfChar {
-	h := hfChar{clean: "-", chinese: "-", strip: "-", lower: "-", pretok: "-"}
+	h := hfChar{clean: "-", chinese: "-", strip: "-", lower: "-", pretok: "-", order: "-"}
+	// Position of U+0345 in the canonically reordered NFD("a\u0345" + c).
+	items := []nfdItem{{c: 'a'}, {c: 0x345, ccc: hfCCC(0x345)}}
+	for _, d := range appendNFD(nil, c) {
+		items = append(items, nfdItem{c: d, ccc: hfCCC(d)})
+	}
+	start := 0
+	for i := range items {
+		if items[i].ccc == 0 {
+			sortRun(items[start:i])
+			start = i
+		}
+	}
+	sortRun(items[start:])
+	for i, it := range items {
+		if it.c == 0x345 {
+			if i != 1 {
+				h.order = strconv.Itoa(i)
+			}
+			break
+		}
+	}
 	switch {
 	case isRemoved(c):
 		h.clean = "x"
@@ -69,19 +90,19 @@ func TestCodePointSweep(t *testing.T) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 6 {
+		if len(f) != 7 {
 			t.Fatalf("hf_sweep.js: bad line %q", sc.Text())
 		}
 		cp, err := strconv.ParseInt(f[0], 16, 32)
 		if err != nil {
 			t.Fatalf("hf_sweep.js: bad line %q", sc.Text())
 		}
-		hf[rune(cp)] = hfChar{f[1], f[2], f[3], f[4], f[5]}
+		hf[rune(cp)] = hfChar{f[1], f[2], f[3], f[4], f[5], f[6]}
 	}
 	if len(hf) < 1000 {
 		t.Fatalf("hf_sweep.js returned only %d lines", len(hf))
 	}
-	identity := hfChar{"-", "-", "-", "-", "-"}
+	identity := hfChar{"-", "-", "-", "-", "-", "-"}
 	diffs := map[string][]rune{}
 	for c := rune(0); c <= 0x10FFFF; c++ {
 		if c >= 0xD800 && c <= 0xDFFF {
@@ -95,7 +116,7 @@ func TestCodePointSweep(t *testing.T) {
 		for _, p := range []struct {
 			name      string
 			got, want string
-		}{{"clean", got.clean, want.clean}, {"chinese", got.chinese, want.chinese}, {"strip", got.strip, want.strip}, {"lower", got.lower, want.lower}, {"pretok", got.pretok, want.pretok}} {
+		}{{"clean", got.clean, want.clean}, {"chinese", got.chinese, want.chinese}, {"strip", got.strip, want.strip}, {"lower", got.lower, want.lower}, {"pretok", got.pretok, want.pretok}, {"order", got.order, want.order}} {
 			if p.got != p.want {
 				key := fmt.Sprintf("%s go=%s hf=%s", p.name, p.got, p.want)
 				if p.name == "strip" || p.name == "lower" {
