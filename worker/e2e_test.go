@@ -390,6 +390,16 @@ func TestZombieAddsNoDuplicates(t *testing.T) {
 	time.Sleep(2 * time.Second) // let a late zombie upload land before we look again
 	rows = c.waitRows(ids(docs), 10*time.Second)
 	c.stopAll()
+	// The scenario really happened: the paused worker lost its partitions
+	// and the other one took them over.
+	log1, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), "worker-1.log"))
+	log0, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), "worker-0.log"))
+	if n := strings.Count(string(log1), `"msg":"partition assigned"`); n < 3 {
+		t.Fatalf("worker 1 was assigned partitions %d times; the zombie's partitions never moved", n)
+	}
+	if !strings.Contains(string(log0), `"msg":"partition revoked"`) {
+		t.Fatal("the paused worker never lost a partition")
+	}
 	checkExactlyOnce(t, rows, docs)
 }
 

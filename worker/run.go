@@ -151,7 +151,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	if err != nil {
 		return err
 	}
-	w.SetCommitter(g)
+	w.SetGroup(g)
 
 	// The worker's own context outlives ctx by the shutdown timeout so that
 	// in-flight batches and uploads finish after SIGTERM.

@@ -23,10 +23,15 @@
 //   - it ends before a record whose timestamp falls in a later FlushInterval
 //     bucket (floor(timestamp / FlushInterval)) than the file's first record.
 //
-// An idle partition's last file is closed once the wall clock has passed the
-// end of its first record's bucket plus IdleGrace: any later record then
-// carries a later timestamp and would have started a new file anyway, so the
-// cut is the same one a worker that saw that later record would make. (This
+// An idle partition's last file is closed once the worker has proved, at a
+// time t past the end of the file's bucket plus IdleGrace, that the file
+// holds every record of the partition: it reads t, then asks the broker for
+// the high-water mark, and closes only if the file ends just before it. Any
+// record after the file was produced after t, so it carries a later timestamp
+// and starts a new file for every worker: the cut is the one a worker that saw
+// that later record would make. A stale view (a fetch answered before a long
+// pause) never closes a file, because the fresh high-water mark would show
+// the records it missed. (This
 // holds when record timestamps do not run backwards by more than IdleGrace:
 // always with LogAppendTime, and with CreateTime as long as producers' clocks
 // agree to within the grace.)

@@ -23,9 +23,11 @@ type Store interface {
 	LastOffset(ctx context.Context, model, topic string, partition int) (int64, bool, error)
 }
 
-// Committer commits consumed offsets (queue.Group).
-type Committer interface {
+// Group is the part of queue.Group the worker uses: commits after uploads
+// (lag monitoring) and fresh high-water marks for the idle-file rule.
+type Group interface {
 	Commit(ctx context.Context, partition int, next int64) error
+	HighWatermark(ctx context.Context, partition int) (int64, error)
 }
 
 // DeadLetterer receives poison input (queue.DeadLetter).
@@ -73,7 +75,7 @@ type Worker struct {
 	cfg     Config
 	ann     *ner.Annotator
 	store   Store
-	commit  Committer
+	group   Group
 	dlq     DeadLetterer
 	m       *metrics.Metrics
 	log     *slog.Logger
@@ -103,9 +105,10 @@ func New(cfg Config, ann *ner.Annotator, store Store, dlq DeadLetterer, m *metri
 		in: make(chan ner.Doc, 256), uploads: make(chan upload, 64), now: time.Now, parts: map[int]*partState{}}, nil
 }
 
-// SetCommitter sets where offsets are committed after uploads (the group,
-// which is created after the Worker because it needs the Worker as handler).
-func (w *Worker) SetCommitter(c Committer) { w.commit = c }
+// SetGroup sets the consumer group (created after the Worker because it
+// needs the Worker as its handler). Without a group nothing is committed and
+// idle files are never closed.
+func (w *Worker) SetGroup(g Group) { w.group = g }
 
 type partState struct {
 	p       int
@@ -143,7 +146,8 @@ type (
 	}
 	idleTick struct {
 		ps  *partState
-		now time.Time
+		now time.Time // taken before asking for hwm
+		hwm int64     // the partition's high-water mark as of now
 	}
 )
 
@@ -206,7 +210,16 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 		}
 	}
 	if len(recs) == 0 {
-		return send(ner.Doc{Meta: idleTick{ps: ps, now: w.now()}})
+		if w.group == nil {
+			return nil
+		}
+		now := w.now()
+		hwm, err := w.group.HighWatermark(ctx, partition)
+		if err != nil {
+			w.log.Warn("idle check: high-water mark unavailable", "partition", partition, "err", err)
+			return nil
+		}
+		return send(ner.Doc{Meta: idleTick{ps: ps, now: now, hwm: hwm}})
 	}
 	for _, r := range recs {
 		if ctx.Err() != nil {
@@ -327,8 +340,11 @@ func (w *Worker) dispatch(out <-chan ner.Result) {
 			if ps.revoked.Load() || ps.file == nil {
 				continue
 			}
+			// Close only when every record produced before it.now is in the
+			// file (hwm proves it) and it.now is past the bucket + grace: any
+			// later record then belongs to a later bucket for every worker.
 			end := time.UnixMilli((ps.file.bucket + 1) * w.cfg.FlushInterval.Milliseconds())
-			if !it.now.Before(end.Add(w.cfg.IdleGrace)) {
+			if ps.file.last+1 == it.hwm && !it.now.Before(end.Add(w.cfg.IdleGrace)) {
 				w.rotate(ps)
 			}
 		}
@@ -391,8 +407,8 @@ func (w *Worker) uploader(ctx context.Context) error {
 			w.Uploaded(u.key, len(u.rows))
 		}
 		w.log.Info("uploaded", "key", u.key.String(), "rows", len(u.rows), "records", u.key.Last-u.key.First+1)
-		if w.commit != nil && !u.ps.revoked.Load() {
-			if err := w.commit.Commit(ctx, u.key.Partition, u.key.Last+1); err != nil && !errors.Is(err, queue.ErrNotOwner) {
+		if w.group != nil && !u.ps.revoked.Load() {
+			if err := w.group.Commit(ctx, u.key.Partition, u.key.Last+1); err != nil && !errors.Is(err, queue.ErrNotOwner) {
 				w.log.Warn("commit failed (storage stays the truth)", "partition", u.key.Partition, "offset", u.key.Last+1, "err", err)
 			}
 		}

@@ -265,6 +265,15 @@ func TestIdlePartitionIsFlushedAfterItsBucket(t *testing.T) {
 	st := newMemStore()
 	h := start(t, st, Config{FlushRecords: 100, FlushInterval: time.Minute, IdleGrace: time.Second})
 	h.feed(t, 1, recs, 3)
+	g := &fakeGroup{hwm: 4} // a record the worker has not seen yet
+	h.w.SetGroup(g)
+	h.w.now = func() time.Time { return t0.Add(time.Hour) }
+	h.w.Records(context.Background(), 1, nil)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(st.sortedKeys()); n != 0 {
+		t.Fatalf("file flushed although the high-water mark shows an unseen record: %v", st.sortedKeys())
+	}
+	g.hwm = 3
 	// Idle tick with a clock just inside the bucket + grace: no flush.
 	h.w.now = func() time.Time { return t0.Add(time.Minute) }
 	h.w.Records(context.Background(), 1, nil)
@@ -340,4 +349,16 @@ func TestRevokedPartitionWritesNothingMore(t *testing.T) {
 	if keys := st.sortedKeys(); len(keys) != 0 {
 		t.Fatalf("revoked partition produced %v", keys)
 	}
+}
+
+type fakeGroup struct {
+	mu  sync.Mutex
+	hwm int64
+}
+
+func (g *fakeGroup) Commit(context.Context, int, int64) error { return nil }
+func (g *fakeGroup) HighWatermark(context.Context, int) (int64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hwm, nil
 }
