@@ -218,6 +218,20 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	return &Group{topic: topic, groupID: groupID, cfg: cfg, o: o, logger: logger, client: client, tr: tr, dialer: dialer}, nil
 }
 
+// Ping checks that a broker answers and that the topic exists, failing
+// within the dial timeout with an error naming the brokers. Run itself waits
+// and retries instead; call Ping first to fail fast at startup.
+func (g *Group) Ping(ctx context.Context) error {
+	n, err := topicPartitions(ctx, g.cfg, g.topic)
+	if err != nil {
+		return fmt.Errorf("consumer group %q: %w", g.groupID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("consumer group %q: topic %s does not exist on brokers %s", g.groupID, g.topic, g.cfg.brokerList())
+	}
+	return nil
+}
+
 // Topic returns the topic the group reads.
 func (g *Group) Topic() string { return g.topic }
 

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,6 +14,9 @@ func TestMissingTopicWaits(t *testing.T) {
 	g, err := NewGroup(brokers, "later", "m", fastGroup()...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := g.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Ping before the topic exists: %v", err)
 	}
 	h := newRecHandler("m")
 	runGroup(t, g, h)
@@ -27,4 +31,7 @@ func TestMissingTopicWaits(t *testing.T) {
 	defer pub.Close()
 	publishN(t, pub, 6, "m")
 	waitFor(t, 10*time.Second, "records of the new topic", func() bool { return h.total() == 6 })
+	if err := g.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
 }

@@ -409,6 +409,13 @@ func TestUnreachableBroker(t *testing.T) {
 		}},
 		{"dead letter", func() error { _, err := NewDeadLetter(ctx, []string{addr}, "t.dlq", cfg); return err }},
 		{"ensure topic", func() error { return EnsureTopic(ctx, Config{Brokers: []string{addr}}, "t", 1, 1) }},
+		{"group ping", func() error {
+			g, err := NewGroup([]string{addr}, "t", "g")
+			if err != nil {
+				return fmt.Errorf("NewGroup must not dial: %w", err)
+			}
+			return g.Ping(ctx)
+		}},
 	}
 	// A listener that accepts connections but never answers.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
