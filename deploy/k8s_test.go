@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,7 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// k8sDir holds the kustomize base, the gpu overlay and the replay job.
+// k8sDir holds the kustomize entry point, the base, the gpu overlay and the
+// replay job.
 const k8sDir = "k8s"
 
 // k8sDoc is one YAML document of a manifest file.
@@ -314,7 +316,7 @@ func TestK8sDocuments(t *testing.T) {
 
 func TestK8sKustomizations(t *testing.T) {
 	s := loadK8s(t)
-	for _, dir := range []string{"k8s", "k8s/gpu", "k8s/replay"} {
+	for _, dir := range []string{"k8s", "k8s/base", "k8s/gpu", "k8s/replay"} {
 		if _, ok := s.kusts[dir]; !ok {
 			t.Errorf("%s: no kustomization.yaml", dir)
 		}
@@ -761,10 +763,10 @@ func TestK8sReplayJob(t *testing.T) {
 	if job.Spec.Parallelism == nil || *job.Spec.Parallelism > partitions {
 		t.Errorf("parallelism %v must be set and <= %d partitions", job.Spec.Parallelism, partitions)
 	}
-	if _, base := s.find("Job", "nerstream-replay-jnlpba-v2"); base {
-		for _, r := range s.kusts["k8s"].Resources {
+	for _, dir := range []string{"k8s", "k8s/base", "k8s/gpu"} {
+		for _, r := range s.kusts[dir].Resources {
 			if strings.Contains(r, "replay") {
-				t.Errorf("the base kustomization includes %s: every apply would start a replay", r)
+				t.Errorf("%s/kustomization.yaml includes %s: every apply would start a replay", dir, r)
 			}
 		}
 	}
@@ -794,5 +796,20 @@ func TestK8sGPUOverlay(t *testing.T) {
 	}
 	if !strings.Contains(c.Image, "cuda") || !pinned(c.Image) {
 		t.Errorf("gpu worker image %q, want a pinned CUDA image", c.Image)
+	}
+}
+
+// TestK8sKustomizeBuild renders every kustomization with the kustomize
+// binary when one is on PATH (it is not a module dependency).
+func TestK8sKustomizeBuild(t *testing.T) {
+	bin, err := exec.LookPath("kustomize")
+	if err != nil {
+		t.Skip("kustomize not on PATH")
+	}
+	for _, dir := range []string{"k8s", "k8s/gpu", "k8s/replay"} {
+		out, err := exec.Command(bin, "build", dir).CombinedOutput()
+		if err != nil {
+			t.Errorf("kustomize build %s: %v\n%s", dir, err, out)
+		}
 	}
 }
