@@ -89,3 +89,37 @@ func TestEncodeToNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentEncode encodes the same texts from several goroutines, each
+// with its own Encoding, and compares with a sequential run (run it with
+// -race to check that a Tokenizer is safe to share).
+func TestConcurrentEncode(t *testing.T) {
+	tk, err := Load("testdata/uncased/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := develTexts(t)[:40]
+	want := make([]*Encoding, len(texts))
+	for i, s := range texts {
+		want[i] = tk.Encode(s)
+	}
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var enc Encoding
+			for i, s := range texts {
+				tk.EncodeTo(&enc, s)
+				if !equalEnc(&enc, want[i]) {
+					errs <- s
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if s := <-errs; s != "" {
+			t.Errorf("concurrent encoding of %q differs", trunc(s, 80))
+		}
+	}
+}

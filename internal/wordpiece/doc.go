@@ -26,12 +26,18 @@
 // literal occurrence of an added token such as "[SEP]" in the text is a word
 // of its own); and offsets into the ORIGINAL text, before normalization.
 // Chars are code-point offsets, equal to the offsets Hugging Face reports
-// (offset_type "char", also what its Node binding returns); Bytes are the
+// (offset_type "char"; its Node binding returns these too, counting a
+// character outside the BMP as one, not as two UTF-16 units); Bytes are the
 // same spans as byte offsets into the Go string. A piece of a character that
 // normalization expanded (a CJK ideograph, "İ" lowercased, a decomposed
 // accent) spans the whole original character; characters that normalization
 // removes (control and format characters, stripped accents) belong to no
-// piece unless they sit inside one. A word longer than
+// piece unless they sit inside one. With strip_accents, Hugging Face hands
+// out offsets by position after canonical reordering of combining marks
+// (runs of marks are sorted by combining class and each output character
+// takes the next input character's span), so a piece next to reordered marks
+// may cover a neighbouring mark; this package reproduces that exactly. A
+// word longer than
 // max_input_chars_per_word code points, or one with a remainder that no
 // vocabulary piece matches, becomes a single unknown token spanning the word.
 //
