@@ -43,7 +43,9 @@ type kustomization struct {
 }
 
 type probe struct {
-	HTTPGet *struct {
+	PeriodSeconds    int `json:"periodSeconds"`
+	FailureThreshold int `json:"failureThreshold"`
+	HTTPGet          *struct {
 		Path string `json:"path"`
 		Port any    `json:"port"`
 	} `json:"httpGet"`
@@ -598,6 +600,19 @@ func TestK8sWorkerDeployment(t *testing.T) {
 	}
 	if time.Duration(grace)*time.Second <= drain+time.Duration(preStop)*time.Second {
 		t.Errorf("terminationGracePeriodSeconds %d must exceed preStop %ds + shutdown timeout %v", grace, preStop, drain)
+	}
+	// /healthz is 503 during the drain: liveness must not kill a draining pod.
+	if lp := c.LivenessProbe; lp != nil {
+		period, failures := lp.PeriodSeconds, lp.FailureThreshold
+		if period == 0 {
+			period = 10
+		}
+		if failures == 0 {
+			failures = 3
+		}
+		if window := time.Duration(period*failures) * time.Second; window <= drain {
+			t.Errorf("liveness window %v (period x failureThreshold) <= shutdown timeout %v: the kubelet may kill a drain", window, drain)
+		}
 	}
 	if len(c.EnvFrom) < 2 {
 		t.Errorf("envFrom %v: want the ConfigMap and the Secret", c.EnvFrom)
