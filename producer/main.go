@@ -1,0 +1,56 @@
+// Command producer publishes documents to Kafka as JSON batches
+// (schemas/batch.schema.json) for `worker run` to annotate.
+//
+//	producer pubmed [flags] FILES|DIRS...   PubMed baseline/update XML (.xml, .xml.gz)
+//	producer jsonl  [flags] FILES|DIRS...   JSON lines {"id","text"} (+ title, version, op)
+//
+// With --manifest, a rerun over the same directory publishes only new files
+// and resumes a half-published one after its last acknowledged batch (the
+// nightly refresh). Rejected records go to --rejects as JSON lines. Every
+// flag has an environment twin (NERSTREAM_<FLAG>); see `producer CMD -h`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/nerstream/nerstream/producer/ingest"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Fprintln(os.Stderr, "usage: producer pubmed|jsonl [flags] FILES|DIRS...   (producer CMD -h for flags)")
+		os.Exit(2)
+	}
+	var format ingest.Format
+	switch os.Args[1] {
+	case "pubmed":
+		format = ingest.FormatPubMed
+	case "jsonl":
+		format = ingest.FormatJSONL
+	default:
+		fmt.Fprintf(os.Stderr, "producer: unknown command %q (want pubmed or jsonl)\n", os.Args[1])
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	if err := run(ctx, format, os.Args[2:], tty); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		slog.Error("producer "+os.Args[1]+" failed", "err", err)
+		if tty {
+			fmt.Fprintf(os.Stderr, "producer %s: %v\n", os.Args[1], err)
+		}
+		os.Exit(1)
+	}
+}
