@@ -82,7 +82,7 @@ func TestDecodeBatchMalformed(t *testing.T) {
 	many := strings.Repeat(good+",", 4) + good
 	tests := []struct {
 		name, data, want string
-		lim            Limits
+		lim              Limits
 	}{
 		{"not json", `hello`, "not a JSON object", Limits{}},
 		{"empty", ``, "not a JSON object", Limits{}},
