@@ -97,26 +97,27 @@ func hfEncode(t testing.TB, tokenizerJSON string, inputs []string) []hfResult {
 var (
 	inputsOnce sync.Once
 	inputsAll  []string
-	inputsErr  error
+	inputsNote string
 )
 
 // diffInputs returns every document text of the JNLPBA devel and train
-// splits plus adversarial strings.
+// splits plus adversarial strings (only the latter, with a logged note,
+// when the JNLPBA files are absent).
 func diffInputs(t testing.TB) []string {
 	t.Helper()
 	inputsOnce.Do(func() {
 		for _, name := range []string{"devel.docs.jsonl", "train.docs.jsonl"} {
 			texts, err := docTexts(filepath.Join(dataDir(), name))
 			if err != nil {
-				inputsErr = err
-				return
+				inputsNote = fmt.Sprintf("JNLPBA documents not available (%v): comparing adversarial inputs only", err)
+				continue
 			}
 			inputsAll = append(inputsAll, texts...)
 		}
 		inputsAll = append(inputsAll, adversarial()...)
 	})
-	if inputsErr != nil {
-		t.Skipf("JNLPBA documents not available: %v", inputsErr)
+	if inputsNote != "" {
+		t.Log(inputsNote)
 	}
 	return inputsAll
 }
@@ -214,8 +215,9 @@ func adversarial() []string {
 func compareHF(t *testing.T, name string, tk *Tokenizer, inputs []string, want []hfResult) {
 	t.Helper()
 	var enc Encoding
-	mismatches := 0
+	mismatches, pieces := 0, 0
 	for i, text := range inputs {
+		pieces += len(want[i].IDs)
 		tk.EncodeTo(&enc, text)
 		h := want[i]
 		chars := make([][2]int, len(enc.Chars))
@@ -246,7 +248,7 @@ func compareHF(t *testing.T, name string, tk *Tokenizer, inputs []string, want [
 			}
 		}
 	}
-	t.Logf("%s: compared %d inputs with Hugging Face, %d mismatches", name, len(inputs), mismatches)
+	t.Logf("%s: compared %d inputs (%d wordpieces) with Hugging Face, %d mismatches", name, len(inputs), pieces, mismatches)
 	if mismatches > 0 {
 		t.Errorf("%s: %d of %d inputs differ from Hugging Face", name, mismatches, len(inputs))
 	}
