@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/nerstream/nerstream/internal/corpus"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -152,7 +153,7 @@ func (c *cluster) killAll() {
 // testDocs are the JNLPBA devel abstracts (or a synthetic fallback).
 func testDocs(t *testing.T, n int) []document.Document {
 	t.Helper()
-	f, err := os.Open("/work/shared/data/jnlpba/devel.docs.jsonl")
+	f, err := os.Open(develDocsPath())
 	var docs []document.Document
 	if err == nil {
 		defer f.Close()
@@ -430,4 +431,9 @@ func checkDuckDB(t *testing.T, dir string, wantRows int) {
 		t.Fatalf("DuckDB sees %d rows, %d distinct (doc_id, chunk_index); want %d and %d", cnt.N, cnt.Distinct, wantRows, wantRows)
 	}
 	t.Logf("DuckDB: %d rows, %d distinct (doc_id, chunk_index)", cnt.N, cnt.Distinct)
+}
+
+func develDocsPath() string {
+	p, _ := corpus.Path("devel.docs.jsonl")
+	return p
 }

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"github.com/nerstream/nerstream/internal/corpus"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,8 +90,8 @@ func TestReadErrorsNameTheInput(t *testing.T) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func TestReadJNLPBADevel(t *testing.T) {
-	const p = "/work/shared/data/jnlpba/devel.iob2"
-	if _, err := os.Stat(p); err != nil {
+	p, ok := corpus.Path("devel.iob2")
+	if !ok {
 		t.Skip("JNLPBA data not available")
 	}
 	sents, err := ReadIOB(p)

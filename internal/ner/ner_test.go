@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/nerstream/nerstream/internal/corpus"
 	"os"
 	"reflect"
 	"strings"
@@ -86,7 +87,8 @@ func newFake(t testing.TB, tok *wordpiece.Tokenizer, B int, fn func(pos, rowLen 
 
 func devDocs(t testing.TB, n int) []Doc {
 	t.Helper()
-	f, err := os.Open("/work/shared/data/jnlpba/devel.docs.jsonl")
+	p, _ := corpus.Path("devel.docs.jsonl")
+	f, err := os.Open(p)
 	if err != nil {
 		// Fall back to committed sample text.
 		t.Skipf("JNLPBA devel docs not available: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/nerstream/nerstream/internal/corpus"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +14,13 @@ import (
 	"unicode/utf8"
 )
 
-// jnlpbaDir is where the JNLPBA files live: $NERSTREAM_JNLPBA or the shared
-// data folder of the project machine.
+// jnlpbaDir is the directory holding devel.docs.jsonl (see package corpus);
+// the train files are looked up next to it and skipped when absent.
 func jnlpbaDir() string {
-	if d := os.Getenv("NERSTREAM_JNLPBA"); d != "" {
-		return d
+	if p, ok := corpus.Path("devel.docs.jsonl"); ok {
+		return filepath.Dir(p)
 	}
-	return "/work/shared/data/jnlpba"
+	return "missing-jnlpba"
 }
 
 // goldDoc is one abstract with GENIA's gold sentence spans in code points.

@@ -2,7 +2,6 @@ package wordpiece
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -23,7 +22,7 @@ func benchTokenizer(tb testing.TB) *Tokenizer {
 
 func develTexts(tb testing.TB) []string {
 	tb.Helper()
-	texts, err := docTexts(filepath.Join(dataDir(), "devel.docs.jsonl"))
+	texts, err := docTexts(corpusFile("devel.docs.jsonl"))
 	if err != nil {
 		tb.Skipf("JNLPBA devel documents not available: %v", err)
 	}

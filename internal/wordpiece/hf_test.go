@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/nerstream/nerstream/internal/corpus"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -107,7 +108,7 @@ func diffInputs(t testing.TB) []string {
 	t.Helper()
 	inputsOnce.Do(func() {
 		for _, name := range []string{"devel.docs.jsonl", "train.docs.jsonl"} {
-			texts, err := docTexts(filepath.Join(dataDir(), name))
+			texts, err := docTexts(corpusFile(name))
 			if err != nil {
 				inputsNote = fmt.Sprintf("JNLPBA documents not available (%v): comparing adversarial inputs only", err)
 				continue
@@ -122,13 +123,14 @@ func diffInputs(t testing.TB) []string {
 	return inputsAll
 }
 
-// dataDir is where the JNLPBA files live ($NERSTREAM_DATA or the shared
-// default).
-func dataDir() string {
-	if d := os.Getenv("NERSTREAM_DATA"); d != "" {
-		return d
+// corpusFile is the path of a JNLPBA file (see package corpus); a missing
+// file yields a path that fails to open, which the callers report.
+func corpusFile(name string) string {
+	p, _ := corpus.Path(name)
+	if p == "" {
+		return filepath.Join("missing-jnlpba", name)
 	}
-	return "/work/shared/data/jnlpba"
+	return p
 }
 
 // docTexts reads the "text" field of every line of a .docs.jsonl file.
