@@ -152,6 +152,9 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 		return err
 	}
 	w.SetGroup(g)
+	if err := g.Ping(ctx); err != nil {
+		return err
+	}
 
 	// The worker's own context outlives ctx by the shutdown timeout so that
 	// in-flight batches and uploads finish after SIGTERM.
