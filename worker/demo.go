@@ -165,6 +165,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 			progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish())
 	}
+	var lastLine time.Time
 	for {
 		var done int64
 		for p := range hwm {
@@ -178,6 +179,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 		}
 		if bar != nil {
 			bar.Set64(done)
+		} else if time.Since(lastLine) >= 2*time.Second || done >= total {
+			say("%d of %d records annotated and stored (%s)", done, total, time.Since(t0).Round(time.Second))
+			lastLine = time.Now()
 		}
 		if done >= total {
 			break
@@ -264,6 +268,8 @@ func scrape(addr string) workerStats {
 			s.docs += v
 		case name == "nerstream_batches_total":
 			s.batches = v
+		case name == "nerstream_windows_total":
+			s.windows = v
 		case name == "nerstream_token_slots_total":
 			s.slots = v
 		case name == "nerstream_token_slots_used_total":
@@ -340,8 +346,10 @@ func report(w io.Writer, rows []sink.Row, in reportInput) error {
 	}
 	fmt.Fprintln(w)
 	if in.stats.docs > 0 {
-		fmt.Fprintf(w, "  this run              %d documents in %.1fs = %.1f docs/s end to end (start-up and group join included); %.0f batches, slot utilization %.1f%%\n",
-			docs+deletes, in.elapsed.Seconds(), float64(docs+deletes)/in.elapsed.Seconds(), in.stats.batches, 100*in.stats.used/max(in.stats.slots, 1))
+		fmt.Fprintf(w, "  this run              %d documents in %.1fs = %.1f docs/s end to end (start-up and group join included)\n",
+			docs+deletes, in.elapsed.Seconds(), float64(docs+deletes)/in.elapsed.Seconds())
+		fmt.Fprintf(w, "  model                 %.0f windows in %.0f fixed [B,128] batches, slot utilization %.1f%%\n",
+			in.stats.windows, in.stats.batches, 100*in.stats.used/max(in.stats.slots, 1))
 	} else {
 		fmt.Fprintf(w, "  this run              nothing new to annotate (the output already covered every record)\n")
 	}

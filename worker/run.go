@@ -108,7 +108,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 		return err
 	}
 	defer sess.Close()
-	ann.OnBatch = func(used, slots int, d time.Duration) { m.ObserveBatch(0, used, slots, d) }
+	ann.OnBatch = m.ObserveBatch
 
 	// Start-up checks fail fast with clear errors: bucket and broker.
 	store, err := sink.OpenBucket(ctx, f.out, sink.WithLogger(log))

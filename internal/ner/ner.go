@@ -135,8 +135,9 @@ type Annotator struct {
 	mu    sync.Mutex
 	stats Stats
 	// OnBatch, when set, is called after each model run with the batch's
-	// real-token count and model latency (for metrics).
-	OnBatch func(used, slots int, d time.Duration)
+	// window count, real-token count, slot count and model latency (for
+	// metrics).
+	OnBatch func(windows, used, slots int, d time.Duration)
 }
 
 // New creates an Annotator. labels are the model's output labels in logit order.
@@ -510,7 +511,7 @@ func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item
 			a.stats.ModelTime += d
 			a.mu.Unlock()
 			if a.OnBatch != nil {
-				a.OnBatch(b.used, a.B*a.T, d)
+				a.OnBatch(len(b.rows), b.used, a.B*a.T, d)
 			}
 		}
 		select {
