@@ -44,7 +44,7 @@ func (c *cluster) hwm() map[int]int64 {
 // waitCovered waits until the files under mdir cover every record produced.
 func (c *cluster) waitCovered(mdir string, timeout time.Duration) []sink.Row {
 	c.t.Helper()
-	st, err := sink.OpenBucket(context.Background(), "file://"+c.out)
+	st, err := sink.OpenBucket(context.Background(), c.outURL)
 	if err != nil {
 		c.t.Fatal(err)
 	}

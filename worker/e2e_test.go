@@ -1,10 +1,14 @@
 package main
 
 import (
+	"net/http/httptest"
+
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/nerstream/nerstream/internal/corpus"
 	"math/rand/v2"
 	"os"
@@ -66,7 +70,8 @@ const testModel = "../testdata/tinybert"
 type cluster struct {
 	t       *testing.T
 	b       *broker.Broker
-	out     string // bucket dir
+	out     string // bucket dir (also holds the worker logs' parent)
+	outURL  string // bucket URL the workers write to
 	topic   string
 	group   string
 	extra   []string
@@ -83,7 +88,8 @@ func newCluster(t *testing.T, partitions int) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	c := &cluster{t: t, b: b, out: t.TempDir(), topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}}
+	out := t.TempDir()
+	c := &cluster{t: t, b: b, out: out, outURL: "file://" + out, topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}}
 	t.Cleanup(c.killAll)
 	return c
 }
@@ -91,7 +97,7 @@ func newCluster(t *testing.T, partitions int) *cluster {
 func (c *cluster) startWorker(i int, extra ...string) {
 	c.t.Helper()
 	args := []string{"run", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--group", c.group,
-		"--model", testModel, "--out", "file://" + c.out, "--batch", "8", "--intra-threads", "1", "--metrics-addr", "",
+		"--model", testModel, "--out", c.outURL, "--batch", "8", "--intra-threads", "1", "--metrics-addr", "",
 		"--flush-records", "4", "--flush-interval", "3s", "--idle-grace", "500ms", "--idle-interval", "300ms",
 		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--shutdown-timeout", "20s", "--log-level", "info"}
 	args = append(args, c.extra...)
@@ -211,7 +217,7 @@ func modelDir(t *testing.T) string {
 // waitRows polls the bucket until every document has its marker row.
 func (c *cluster) waitRows(ids []string, timeout time.Duration) []sink.Row {
 	c.t.Helper()
-	st, err := sink.OpenBucket(context.Background(), "file://"+c.out)
+	st, err := sink.OpenBucket(context.Background(), c.outURL)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -345,6 +351,29 @@ func TestTwoWorkersExactlyOnce(t *testing.T) {
 	c.stopAll()
 	checkExactlyOnce(t, rows, docs)
 	checkDuckDB(t, c.out, len(rows))
+}
+
+// TestTwoWorkersExactlyOnceS3 is the same run against an S3 API (gofakes3
+// over plain HTTP, the aws-sdk-go-v2 client through gocloud's s3blob).
+func TestTwoWorkersExactlyOnceS3(t *testing.T) {
+	c := newCluster(t, 4)
+	backend := s3mem.New()
+	if err := backend.CreateBucket("nerstream"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_CA_BUNDLE", "") // the client must not depend on it either way
+	c.outURL = "s3://nerstream/annotations?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1"
+	docs := testDocs(t, 60)
+	c.startWorker(0)
+	c.startWorker(1)
+	c.publish(docs, 3, 0)
+	rows := c.waitRows(ids(docs), 120*time.Second)
+	c.stopAll()
+	checkExactlyOnce(t, rows, docs)
 }
 
 // TestCrashRestartExactlyOnce kills workers with SIGKILL at random moments
