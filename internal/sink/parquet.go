@@ -50,6 +50,11 @@ const (
 // writer's memory bounded.
 const DefaultRowGroupSize = 64 * 1024
 
+// MaxRowsPerFile bounds the rows [WriteParquet] writes and [ReadParquet]
+// reads in one file (16M rows, a few GB decoded): a larger batch is a bug
+// upstream, and a footer claiming more is corrupt.
+const MaxRowsPerFile = 1 << 24
+
 // Row is one output row: an entity chunk found in a document (ChunkIndex >= 0)
 // or a document marker / tombstone (ChunkIndex == [DocumentMarker]).
 // Offsets are Unicode code points into the document text, End exclusive.
@@ -203,7 +208,7 @@ func ValidateRow(r *Row) error {
 
 // WriteParquet encodes rows as one Parquet file on w: the chunks schema
 // (see schemas/chunks.md) with column descriptions in the stored Arrow
-// schema, zstd compression, dictionary encoding, and at most the configured
+// schema, zstd compression of plain-encoded pages, and at most the configured
 // number of rows per row group. Zero rows give a valid file with no row
 // groups. Every row is checked with [ValidateRow] before anything is written.
 func WriteParquet(w io.Writer, rows []Row, opts ...WriteOption) error {
@@ -214,6 +219,9 @@ func WriteParquet(w io.Writer, rows []Row, opts ...WriteOption) error {
 	if cfg.rowGroupSize < 1 {
 		return fmt.Errorf("write parquet: row group size %d is not positive", cfg.rowGroupSize)
 	}
+	if len(rows) > MaxRowsPerFile {
+		return fmt.Errorf("write parquet: %d rows exceed the limit of %d per file", len(rows), MaxRowsPerFile)
+	}
 	for i := range rows {
 		if err := ValidateRow(&rows[i]); err != nil {
 			return fmt.Errorf("write parquet: row %d (doc %q, chunk %d): %w", i, rows[i].DocID, rows[i].ChunkIndex, err)
@@ -222,7 +230,10 @@ func WriteParquet(w io.Writer, rows []Row, opts ...WriteOption) error {
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(cfg.level),
-		parquet.WithDictionaryDefault(true),
+		// Plain pages + zstd: on realistic rows the file is 3% smaller than
+		// with dictionaries and writing is ~1.7x faster with ~100x fewer
+		// allocations (arrow-go's dictionary memo allocates per value).
+		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(cfg.rowGroupSize)),
 		parquet.WithVersion(parquet.V2_LATEST),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
@@ -298,15 +309,33 @@ func buildRecord(b *array.RecordBuilder, rows []Row) arrow.RecordBatch {
 // ReadParquet decodes a chunks file written by [WriteParquet] (or any Parquet
 // file with the same column names and types, in any order; extra columns are
 // ignored). A missing column or one of another type is an error naming it.
-func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) ([]Row, error) {
+func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) (rows []Row, err error) {
 	if ctx == nil {
 		ctx = context.Background() // arrow-go panics on a nil context
 	}
+	// arrow-go can panic on corrupt footers and pages; a bad file must be
+	// an error, not a crashed worker.
+	defer func() {
+		if p := recover(); p != nil {
+			rows, err = nil, fmt.Errorf("read parquet: corrupt file: %v", p)
+		}
+	}()
 	pf, err := file.NewParquetReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet: %w", err)
 	}
 	defer pf.Close()
+	if n := pf.NumRows(); n < 0 || n > MaxRowsPerFile {
+		return nil, fmt.Errorf("read parquet: footer claims %d rows, limit is %d", n, MaxRowsPerFile)
+	}
+	// Ignore the stored Arrow schema: it is a flatbuffer that arrow-go
+	// decodes without bounds (a corrupt one allocated 140 GB in fuzzing),
+	// and the Parquet schema alone gives the same types for our columns.
+	for _, kv := range pf.MetaData().KeyValueMetadata() {
+		if kv != nil && kv.Key == "ARROW:schema" {
+			kv.Key = "ARROW:schema (ignored)"
+		}
+	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16 * 1024}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet: %w", err)
@@ -331,9 +360,13 @@ func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) ([]Row, error) {
 		return nil, fmt.Errorf("read parquet: %w", err)
 	}
 	defer rr.Release()
-	rows := make([]Row, 0, pf.NumRows())
+	// The footer's row count is untrusted: bound the preallocation.
+	rows = make([]Row, 0, min(pf.NumRows(), 1<<16))
 	for rr.Next() {
 		rows = appendRecord(rows, rr.RecordBatch())
+		if len(rows) > MaxRowsPerFile {
+			return nil, fmt.Errorf("read parquet: more than %d rows", MaxRowsPerFile)
+		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read parquet: after %d rows: %w", len(rows), err)
