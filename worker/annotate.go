@@ -41,20 +41,6 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	}
 	defer sess.Close()
 
-	inc := make(chan ner.Doc)
-	out := make(chan ner.Result, 16)
-	errc := make(chan error, 1)
-	go func() { errc <- ann.Run(ctx, inc, out) }()
-	go func() {
-		defer close(inc)
-		for _, d := range docs {
-			select {
-			case inc <- d:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	var tw *tabwriter.Writer
@@ -64,7 +50,7 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	for r := range out {
+	err = ann.Each(ctx, docs, func(r ner.Result) error {
 		for _, c := range r.Chunks {
 			if tw != nil {
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.3f\t%d\t%s\n", c.DocID, c.ChunkIndex, c.Begin, c.End, c.Label, c.Confidence, c.Sentence, c.Text)
@@ -72,8 +58,9 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-	}
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if tw != nil {

@@ -466,3 +466,50 @@ func develDocsPath() string {
 	p, _ := corpus.Path("devel.docs.jsonl")
 	return p
 }
+
+// TestAnnotateCLI runs `worker annotate` on JSONL input (including a very
+// long document) and checks every chunk's offsets against the input text.
+func TestAnnotateCLI(t *testing.T) {
+	in := "../testdata/docs/sample.jsonl"
+	out, err := exec.Command(filepath.Join(binaries(t), "worker"), "annotate", "--model", testModel, "--in", in).Output()
+	if err != nil {
+		t.Fatalf("worker annotate: %v", err)
+	}
+	raw, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := parseJSONLDocs(in, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := map[string][]rune{}
+	for _, d := range docs {
+		text[d.ID] = []rune(d.Text)
+	}
+	lastEnd := map[string]int{}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var c ner.Chunk
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		r := text[c.DocID]
+		if c.Begin < 0 || c.End > len(r) || string(r[c.Begin:c.End]) != c.Text {
+			t.Fatalf("chunk %+v does not match its document", c)
+		}
+		lastEnd[c.DocID] = max(lastEnd[c.DocID], c.End)
+		n++
+	}
+	// The longest document gets entities near its end too (no truncation).
+	longest := ""
+	for id, r := range text {
+		if len(r) > len(text[longest]) {
+			longest = id
+		}
+	}
+	if l := len(text[longest]); lastEnd[longest] < l*3/4 {
+		t.Fatalf("longest document (%d chars): last chunk ends at %d", l, lastEnd[longest])
+	}
+	t.Logf("%d chunks over %d documents", n, len(docs))
+}

@@ -181,6 +181,17 @@ func (a *Annotator) Stats() Stats {
 
 // Annotate runs the pipeline over docs and returns their results in order.
 func (a *Annotator) Annotate(ctx context.Context, docs []Doc) ([]Result, error) {
+	res := make([]Result, 0, len(docs))
+	err := a.Each(ctx, docs, func(r Result) error { res = append(res, r); return nil })
+	return res, err
+}
+
+// Each runs the pipeline over docs and calls fn with each result, in input
+// order, as soon as it is ready. An error from fn stops the pipeline and is
+// returned.
+func (a *Annotator) Each(ctx context.Context, docs []Doc, fn func(Result) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	in := make(chan Doc)
 	out := make(chan Result, 64)
 	errc := make(chan error, 1)
@@ -195,14 +206,18 @@ func (a *Annotator) Annotate(ctx context.Context, docs []Doc) ([]Result, error) 
 			}
 		}
 	}()
-	res := make([]Result, 0, len(docs))
+	var fnErr error
 	for r := range out {
-		res = append(res, r)
+		if fnErr == nil {
+			if fnErr = fn(r); fnErr != nil {
+				cancel()
+			}
+		}
 	}
-	if err := <-errc; err != nil {
-		return res, err
+	if err := <-errc; fnErr == nil && err != nil {
+		return err
 	}
-	return res, nil
+	return fnErr
 }
 
 // Run reads documents from in until it is closed (or ctx ends), and sends
