@@ -41,8 +41,8 @@ type Config struct {
 	ModelName     string        // bundle name
 	ModelVersion  string        // full content hash
 	ModelDir      string        // "<name>-<version12>", the output directory
-	FlushRecords  int           // records per file (default 1000)
-	FlushBytes    int64         // record-value bytes per file (default 64 MiB)
+	FlushRecords  int           // records per file (default 250)
+	FlushBytes    int64         // record-value bytes per file (default 32 MiB)
 	FlushInterval time.Duration // record-timestamp bucket width (default 1m)
 	IdleGrace     time.Duration // wait past a bucket's end before closing an idle file (default 10s)
 	Limits        document.Limits
@@ -50,10 +50,10 @@ type Config struct {
 
 func (c *Config) defaults() error {
 	if c.FlushRecords <= 0 {
-		c.FlushRecords = 1000
+		c.FlushRecords = 250
 	}
 	if c.FlushBytes <= 0 {
-		c.FlushBytes = 64 << 20
+		c.FlushBytes = 32 << 20
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Minute
