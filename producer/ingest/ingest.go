@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nerstream/nerstream/internal/document"
@@ -51,7 +52,7 @@ const (
 
 // Progress receives progress events; the producer's command renders them as
 // a progress bar on a terminal. Implementations need not be safe for
-// concurrent use: Run calls them from one goroutine.
+// concurrent use: Run serialises the calls.
 type Progress interface {
 	// Start announces the files and their total size in bytes.
 	Start(files int, bytes int64)
@@ -134,6 +135,23 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // SHA-256 changed although their size did not (default: a finished file of
 // the same size is skipped without reading it).
 func WithVerify(v bool) Option { return func(o *options) { o.verify = v } }
+
+// syncProgress serialises calls to a Progress: the reading and the
+// publishing goroutines both report.
+type syncProgress struct {
+	mu sync.Mutex
+	p  Progress
+}
+
+func (s *syncProgress) Start(files int, bytes int64) {
+	s.mu.Lock()
+	s.p.Start(files, bytes)
+	s.mu.Unlock()
+}
+func (s *syncProgress) File(i int, name string) { s.mu.Lock(); s.p.File(i, name); s.mu.Unlock() }
+func (s *syncProgress) Read(n int64)            { s.mu.Lock(); s.p.Read(n); s.mu.Unlock() }
+func (s *syncProgress) Docs(n int)              { s.mu.Lock(); s.p.Docs(n); s.mu.Unlock() }
+func (s *syncProgress) Finish()                 { s.mu.Lock(); s.p.Finish(); s.mu.Unlock() }
 
 type noProgress struct{}
 
@@ -229,6 +247,7 @@ func Run(ctx context.Context, pub Publisher, format Format, files []string, opts
 	if o.progress == nil {
 		o.progress = noProgress{}
 	}
+	o.progress = &syncProgress{p: o.progress}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -402,38 +421,42 @@ func (r *runner) file(ctx context.Context, p plan) error {
 
 	b := document.NewBatcher(e.Name, document.WithMaxDocs(e.BatchDocs), document.WithMaxBytes(e.BatchBytes),
 		document.WithMaxDocBytes(r.o.maxDocBytes))
+
+	// Parsing and publishing overlap: this goroutine parses and batches,
+	// the publisher goroutine publishes one group of batches at a time (one
+	// more may wait) and advances the entry and the manifest after each
+	// acknowledgement. A publish failure cancels the parse.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	groups := make(chan []*document.Batch, 1)
+	pubDone := make(chan error, 1)
+	go func() {
+		var err error
+		for g := range groups {
+			if err == nil {
+				if err = r.publishGroup(pctx, &e, g, &rejectsBefore); err != nil {
+					cancel()
+				}
+			}
+		}
+		pubDone <- err
+	}()
 	var pending []*document.Batch
-	flush := func() error {
+	send := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		msgs := make([]queue.Message, len(pending))
-		docs := 0
-		for i, bt := range pending {
-			m, err := Message(bt)
-			if err != nil {
-				return err
-			}
-			msgs[i] = m
-			docs += len(bt.Documents)
+		select {
+		case groups <- pending:
+			pending = nil
+			return nil
+		case <-pctx.Done():
+			return pctx.Err()
 		}
-		if err := r.pub.Publish(ctx, msgs...); err != nil {
-			return fmt.Errorf("publish batches of %s (records %d..%d): %w", e.Name, pending[0].Source.First, pending[len(pending)-1].Source.Last, err)
-		}
-		last := pending[len(pending)-1]
-		e.Batches += int64(len(pending))
-		e.Docs += int64(docs)
-		e.LastIndex, e.LastBatchID = last.Source.Last, last.ID
-		e.Rejected += int64(r.o.rejects.Count() - rejectsBefore)
-		rejectsBefore = r.o.rejects.Count()
-		r.sum.Batches += int64(len(pending))
-		r.sum.Docs += int64(docs)
-		r.o.progress.Docs(docs)
-		pending = pending[:0]
-		return r.o.manifest.Put(ctx, e)
 	}
+	skipUpTo := e.LastIndex
 	handle := func(doc document.Document, pos, offset, line int64) error {
-		if pos <= e.LastIndex {
+		if pos <= skipUpTo {
 			r.sum.AlreadyPublished++
 			return nil
 		}
@@ -447,7 +470,7 @@ func (r *runner) file(ctx context.Context, p plan) error {
 		if full != nil {
 			pending = append(pending, full)
 			if len(pending) >= r.o.inflight {
-				return flush()
+				return send()
 			}
 		}
 		return nil
@@ -456,31 +479,36 @@ func (r *runner) file(ctx context.Context, p plan) error {
 	var readErr error
 	switch r.format {
 	case FormatPubMed:
-		_, readErr = pubmed.Parse(ctx, in, e.Name, func(rec pubmed.Record) error {
+		_, readErr = pubmed.Parse(pctx, in, e.Name, func(rec pubmed.Record) error {
 			return handle(rec.Doc, rec.Index, rec.Offset, rec.Line)
 		}, pubmed.WithRejectSink(r.o.rejects), pubmed.WithMaxDocBytes(r.o.maxDocBytes))
 	case FormatJSONL:
 		var src io.Reader
 		src, readErr = maybeGunzip(in)
 		if readErr == nil {
-			_, readErr = document.ScanJSONL(ctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
+			_, readErr = document.ScanJSONL(pctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
 				func(doc document.Document, line int64) error { return handle(doc, line, 0, line) })
 		}
 	}
-	// Whatever happened, what was batched so far is valid: publish it
-	// unless the failure was the publisher's, the manifest's or ctx's.
+	// What was batched before an unreadable region is valid: publish it.
+	// Any other error (the publisher's, the manifest's, ctx's) stops here;
+	// the manifest already holds the last acknowledged position.
 	var fe *pubmed.FileError
 	unreadable := readErr != nil && (errors.As(readErr, &fe) || isReadError(readErr))
-	if readErr != nil && !unreadable {
-		// The publisher's, the manifest's or ctx's error: stop here. The
-		// manifest already holds the last acknowledged position.
-		return readErr
+	if readErr == nil || unreadable {
+		if last := b.Flush(); last != nil {
+			pending = append(pending, last)
+		}
+		if err := send(); err != nil && readErr == nil {
+			readErr = err
+		}
 	}
-	if last := b.Flush(); last != nil {
-		pending = append(pending, last)
-	}
-	if err := flush(); err != nil {
+	close(groups)
+	if err := <-pubDone; err != nil {
 		return err
+	}
+	if readErr != nil && !unreadable {
+		return readErr
 	}
 	e.Rejected += int64(r.o.rejects.Count() - rejectsBefore)
 	r.sum.Rejected += e.Rejected - p.entry.Rejected
@@ -494,6 +522,35 @@ func (r *runner) file(ctx context.Context, p plan) error {
 	e.Done, e.Error = true, ""
 	r.o.log.Info("file published", "file", e.Name, "batches", e.Batches, "docs", e.Docs, "rejected", e.Rejected, "resumed", resumed)
 	return r.o.manifest.Put(ctx, e)
+}
+
+// publishGroup publishes batches (one Publish call) and, once they are
+// acknowledged, advances e and saves it to the manifest.
+func (r *runner) publishGroup(ctx context.Context, e *FileEntry, batches []*document.Batch, rejectsBefore *int) error {
+	msgs := make([]queue.Message, len(batches))
+	docs := 0
+	for i, bt := range batches {
+		m, err := Message(bt)
+		if err != nil {
+			return err
+		}
+		msgs[i] = m
+		docs += len(bt.Documents)
+	}
+	if err := r.pub.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish batches of %s (records %d..%d): %w", e.Name, batches[0].Source.First, batches[len(batches)-1].Source.Last, err)
+	}
+	last := batches[len(batches)-1]
+	e.Batches += int64(len(batches))
+	e.Docs += int64(docs)
+	e.LastIndex, e.LastBatchID = last.Source.Last, last.ID
+	n := r.o.rejects.Count()
+	e.Rejected += int64(n - *rejectsBefore)
+	*rejectsBefore = n
+	r.sum.Batches += int64(len(batches))
+	r.sum.Docs += int64(docs)
+	r.o.progress.Docs(docs)
+	return r.o.manifest.Put(ctx, *e)
 }
 
 // readErrorMark wraps input read errors so they can be told apart from the

@@ -420,3 +420,33 @@ func TestManifestStores(t *testing.T) {
 		t.Errorf("bad version: %v", err)
 	}
 }
+
+// cancelPublisher cancels the run's context during its second call, as a
+// SIGTERM would.
+type cancelPublisher struct {
+	fakePublisher
+	cancel context.CancelFunc
+}
+
+func (c *cancelPublisher) Publish(ctx context.Context, msgs ...queue.Message) error {
+	if c.calls == 1 {
+		c.cancel()
+		return ctx.Err()
+	}
+	return c.fakePublisher.Publish(ctx, msgs...)
+}
+
+func TestRunCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := &cancelPublisher{cancel: cancel}
+	m := NewManifest(nil)
+	_, err := Run(ctx, pub, FormatPubMed, []string{baseline}, WithBatchDocs(8), WithInflight(2), WithManifest(m), WithLogger(quiet()))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	e, _ := m.Entry("pubmed26n0001.xml.gz")
+	if e.Done || e.Batches != 2 || e.LastIndex != 15 || len(pub.msgs) != 2 {
+		t.Errorf("entry %+v after %d messages", e, len(pub.msgs))
+	}
+}
