@@ -45,6 +45,23 @@ type bucketConfig struct {
 	maxElapsed  time.Duration
 	log         *slog.Logger
 	writeOpts   []WriteOption
+	observe     func(UploadEvent)
+}
+
+// UploadEvent describes one finished [Store.Upload], for metrics.
+type UploadEvent struct {
+	Key      Key
+	Rows     int           // rows in the file
+	Bytes    int           // encoded file size; 0 if encoding failed
+	Attempts int           // storage attempts made (0 if it failed before the first)
+	Duration time.Duration // encode + upload, retries included
+	Err      error         // nil on success
+}
+
+// WithUploadObserver calls fn after every Upload, successful or not, from
+// the uploading goroutine (fn must be quick and safe for concurrent use).
+func WithUploadObserver(fn func(UploadEvent)) BucketOption {
+	return func(b *bucketConfig) { b.observe = fn }
 }
 
 // BucketOption changes how [OpenBucket] opens a bucket and how the [Store]
@@ -202,7 +219,15 @@ func (s *Store) Key(model, topic string, partition int, first, last int64) Key {
 // prefix must equal it. Transient failures are retried (see [WithRetry]); an
 // existing object with the same key is replaced, which is harmless because
 // the same offsets give the same rows. The final error names bucket and key.
-func (s *Store) Upload(ctx context.Context, k Key, rows []Row) error {
+func (s *Store) Upload(ctx context.Context, k Key, rows []Row) (err error) {
+	start := time.Now()
+	ev := UploadEvent{Key: k, Rows: len(rows)}
+	if s.cfg.observe != nil {
+		defer func() {
+			ev.Duration, ev.Err = time.Since(start), err
+			s.cfg.observe(ev)
+		}()
+	}
 	if k.Prefix == "" {
 		k.Prefix = s.prefix
 	}
@@ -218,8 +243,10 @@ func (s *Store) Upload(ctx context.Context, k Key, rows []Row) error {
 		return fmt.Errorf("upload %s/%s: %w", s.name, key, err)
 	}
 	data := buf.Bytes()
+	ev.Key, ev.Bytes = k, len(data)
 	sum := md5.Sum(data)
-	err := s.retry(ctx, "upload "+key, func() error {
+	err = s.retry(ctx, "upload "+key, func() error {
+		ev.Attempts++
 		return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: ContentType, ContentMD5: sum[:]})
 	})
 	if err != nil {

@@ -165,12 +165,17 @@ func TestStoreIgnoresForeignFiles(t *testing.T) {
 
 func TestUploadOverwrites(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, "file://"+filepath.ToSlash(t.TempDir()))
+	var events []UploadEvent
+	s := openTest(t, "file://"+filepath.ToSlash(t.TempDir()), WithUploadObserver(func(e UploadEvent) { events = append(events, e) }))
 	k := s.Key(testModel, "docs", 0, 0, 9)
 	for _, n := range []int{50, 12} {
 		if err := s.Upload(ctx, k, genRows(n, "docs", 0, 0)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if len(events) != 2 || events[1].Err != nil || events[1].Attempts != 1 || events[1].Rows != 12 ||
+		events[0].Bytes <= events[1].Bytes || events[1].Key != k {
+		t.Errorf("observer saw %+v, want two successful single-attempt uploads of 50 and 12 rows", events)
 	}
 	rows, err := s.ReadAll(ctx, testModel)
 	if err != nil || len(rows) != 12 {
@@ -225,7 +230,9 @@ func TestUnreachableBucket(t *testing.T) {
 	endpoint := srv.URL
 	srv.Close()
 	url := "s3://lost-bucket/out?region=us-east-1&use_path_style=true&endpoint=" + endpoint
-	s := openTest(t, url, WithRetry(3, 10*time.Millisecond, 50*time.Millisecond, 10*time.Second))
+	var events []UploadEvent
+	s := openTest(t, url, WithRetry(3, 10*time.Millisecond, 50*time.Millisecond, 10*time.Second),
+		WithUploadObserver(func(e UploadEvent) { events = append(events, e) }))
 	k := s.Key(testModel, "docs", 0, 0, 9)
 	start := time.Now()
 	err := s.Upload(context.Background(), k, genRows(10, "docs", 0, 0))
@@ -240,6 +247,10 @@ func TestUnreachableBucket(t *testing.T) {
 	}
 	if took > 5*time.Second {
 		t.Errorf("gave up after %v, want well under 5s with 3 quick attempts", took)
+	}
+	if len(events) != 1 || events[0].Attempts != 3 || events[0].Err == nil || events[0].Bytes == 0 ||
+		events[0].Rows != 10 || events[0].Key.Prefix != "out" {
+		t.Errorf("observer saw %+v, want one failed event with 3 attempts, 10 rows, prefix out", events)
 	}
 	if _, _, err := s.LastOffset(context.Background(), testModel, "docs", 0); err == nil || !strings.Contains(err.Error(), "lost-bucket") {
 		t.Errorf("LastOffset error %v, want one naming the bucket", err)
