@@ -40,6 +40,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nerstream/nerstream/internal/corpus"
 	"github.com/nerstream/nerstream/internal/pubmed"
 )
 
@@ -71,7 +72,8 @@ var (
 )
 
 func main() {
-	in := flag.String("in", "/work/shared/data/jnlpba/devel.docs.jsonl", "JNLPBA devel documents (JSON lines with pmid, text)")
+	def, _ := corpus.Path("devel.docs.jsonl")
+	in := flag.String("in", def, "JNLPBA devel documents (JSON lines with pmid, text); default found by internal/corpus")
 	out := flag.String("out", "testdata/pubmed", "output directory")
 	docsOut := flag.String("docs", "testdata/docs/sample.jsonl", "where to write the JSON-lines sample")
 	flag.Parse()

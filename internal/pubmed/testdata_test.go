@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nerstream/nerstream/internal/corpus"
 	"github.com/nerstream/nerstream/internal/document"
 )
 
 const (
 	baselineFile = "../../testdata/pubmed/pubmed26n0001.xml.gz"
 	updateFile   = "../../testdata/pubmed/pubmed26n1300.xml.gz"
-	develDocs    = "/work/shared/data/jnlpba/devel.docs.jsonl"
 )
 
 func parseFileAll(t *testing.T, path string) ([]Record, Stats) {
@@ -66,9 +66,13 @@ func TestTestdataFiles(t *testing.T) {
 		}
 	}
 
+	develDocs, ok := corpus.Path("devel.docs.jsonl")
+	if !ok {
+		t.Skip("JNLPBA devel documents not available")
+	}
 	f, err := os.Open(develDocs)
 	if err != nil {
-		t.Skipf("devel documents not available: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
