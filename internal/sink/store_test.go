@@ -2,8 +2,10 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -321,4 +323,110 @@ func TestOpenBucketPrefixes(t *testing.T) {
 			t.Errorf("%s: Files = %v, %v; want [%v]", tc.url, keys, err, k)
 		}
 	}
+}
+
+// randomRows returns rows whose text is incompressible, about size bytes of
+// Parquet in all.
+func randomRows(size int) []Row {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const per = 2000
+	rows := make([]Row, 0, size/per+1)
+	buf := make([]byte, per)
+	for i := 0; len(rows)*per < size; i++ {
+		for j := range buf {
+			buf[j] = byte('!' + rng.IntN(94))
+		}
+		rows = append(rows, Row{DocID: fmt.Sprint(i), ChunkIndex: 0, Begin: 0, End: per, Text: string(buf),
+			Label: "protein", Confidence: 0.5, ModelName: "m", ModelVersion: "v", Topic: "t", Offset: int64(i), Op: OpUpsert})
+	}
+	return rows
+}
+
+// TestLargeFileThroughS3 uploads a file larger than the SDK's multipart part
+// size, so the upload goes through the multipart path of the fake S3 too.
+func TestLargeFileThroughS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large upload skipped in -short mode")
+	}
+	ctx := context.Background()
+	var size int
+	s := openTest(t, fakeS3(t, "big", "x"), WithUploadObserver(func(e UploadEvent) { size = e.Bytes }))
+	rows := randomRows(12 << 20)
+	k := s.Key(testModel, "t", 0, 0, int64(len(rows)-1))
+	if err := s.Upload(ctx, k, rows); err != nil {
+		t.Fatal(err)
+	}
+	if size < 10<<20 {
+		t.Fatalf("file is only %d bytes; the test needs more than one 8 MiB part", size)
+	}
+	got, err := s.ReadAll(ctx, testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) || got[len(got)-1] != rows[len(rows)-1] || got[0] != rows[0] {
+		t.Fatalf("read back %d rows, want %d identical", len(got), len(rows))
+	}
+	attrs, err := s.Bucket().Attributes(ctx, k.String())
+	if err != nil || attrs.Size != int64(size) {
+		t.Fatalf("stored object: %+v, %v; want %d bytes", attrs, err, size)
+	}
+}
+
+// TestS3DefaultClient: without WithHTTPClient/WithS3Credentials the store
+// takes keys from the environment and builds its own HTTP client, which
+// honours AWS_CA_BUNDLE when it names a bundle and says so when it does not.
+func TestS3DefaultClient(t *testing.T) {
+	url := fakeS3(t, "env", "p")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	for _, tc := range []struct {
+		name, bundle, wantErr string
+	}{
+		{"no bundle", "", ""},
+		{"system bundle", systemBundle(), ""},
+		{"missing bundle", filepath.Join(t.TempDir(), "nope.pem"), "AWS_CA_BUNDLE"},
+		{"not PEM", writeTemp(t, "junk"), "no PEM certificates"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "system bundle" && tc.bundle == "" {
+				t.Skip("no system CA bundle file found")
+			}
+			t.Setenv("AWS_CA_BUNDLE", tc.bundle)
+			s, err := OpenBucket(context.Background(), url, WithLogger(quiet))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("OpenBucket error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			k := s.Key(testModel, "t", 0, 0, 0)
+			if err := s.Upload(context.Background(), k, genRows(3, "t", 0, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if last, ok, err := s.LastOffset(context.Background(), testModel, "t", 0); err != nil || !ok || last != 0 {
+				t.Fatalf("LastOffset = %d, %v, %v", last, ok, err)
+			}
+		})
+	}
+}
+
+func systemBundle() string {
+	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func writeTemp(t *testing.T, content string) string {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
