@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // check_onnx.js — run model.onnx in onnxruntime-node on reference inputs written by the Python side
-// and compare logits. Usage: node check_onnx.js <model.onnx> <ref.json> [ort_node_modules]
+// and compare logits. Usage: [THREADS=n] [BENCH=runs] node check_onnx.js <model.onnx> <ref.json> [ort_node_modules]
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -8,7 +8,7 @@ const [modelPath, refPath, nm] = process.argv.slice(2);
 const ort = require(path.join(nm || path.join(__dirname, 'work', 'ort', 'node_modules'), 'onnxruntime-node'));
 (async () => {
   const ref = JSON.parse(fs.readFileSync(refPath, 'utf8'));
-  const sess = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
+  const sess = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: Number(process.env.THREADS || 1) });
   const B = ref.input_ids.length; const T = ref.input_ids[0].length;
   const t = (a) => new ort.Tensor('int64', BigInt64Array.from(a.flat().map(BigInt)), [B, T]);
   const feeds = { input_ids: t(ref.input_ids), attention_mask: t(ref.attention_mask) };
@@ -27,7 +27,7 @@ const ort = require(path.join(nm || path.join(__dirname, 'work', 'ort', 'node_mo
     await sess.run(f);
     const n = Number(process.env.BENCH); const t0 = Date.now();
     for (let i = 0; i < n; i++) await sess.run(f);
-    console.log(JSON.stringify({ ms_per_batch_32x128_1thread: (Date.now() - t0) / n }));
+    console.log(JSON.stringify({ ms_per_batch_32x128: (Date.now() - t0) / n }));
   }
   if (maxd > 1e-3) { console.error('MISMATCH'); process.exit(1); }
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -160,7 +160,8 @@ Inference cost (ONNX Runtime CPU): {speed}. A BiLSTM costs ~5.4 MFLOP per wordpi
 window size; it won on accuracy only because nothing pretrained is available here.
 
 ## Training
-Adam (lr 1e-3, halved after an epoch without devel improvement), batch 32 length-bucketed windows,
+Adam (lr 1e-3, halved after an epoch without devel improvement; the last two epochs before the
+time limit at 5e-4 and 2.5e-4), batch 32 length-bucketed windows,
 gradient clipping 5, cross-entropy over wordpieces (`[CLS]`/`[SEP]`/padding ignored), seed 13.
 {nep} epochs in {train_min:.0f} min on one CPU thread ({cpu}, 2 cores shared with other jobs;
 torch {torch}); best epoch by mean constrained-Viterbi devel F1 of both modes: **{epoch}**.

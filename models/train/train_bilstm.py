@@ -1,7 +1,9 @@
 """Train the BiLSTM + char-CNN wordpiece tagger (nerstream jnlpba-v1). Resumes from WORK/last.pt.
 
-/usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline-min 65] [--epochs 30]
+/usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline UNIX_TIME] [--epochs 30]
 Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi, packed+single mean).
+LR: Adam --lr, halved after an epoch without improvement; with --deadline the last two epochs that fit
+run at x0.5 and x0.25 of --lr (annealing).
 """
 import argparse
 import json
@@ -61,8 +63,14 @@ def main():
         if a.deadline and ep_times and time.time() + est > a.deadline:
             log(logp, 'deadline: not starting epoch %d (est %.0fs)' % (ep, est))
             break
+        lr = state['lr']
+        if a.deadline and ep_times:
+            # anneal the last epochs that fit before the deadline: x0.5 for the second to last, x0.25 for the last
+            left = int((a.deadline - time.time()) // est)
+            if left <= 2:
+                lr = min(lr, a.lr * 0.5 ** (3 - max(left, 1)))
         for g in opt.param_groups:
-            g['lr'] = state['lr']
+            g['lr'] = lr
         rng = random.Random(a.seed * 1000 + ep)
         torch.manual_seed(a.seed * 1000 + ep)
         wins = N.mixed_windows(train, rng)
@@ -86,11 +94,11 @@ def main():
         ep_times.append(secs)
         f = {m: {k: round(ev[m][k]['f1'] * 100, 2) for k in ('argmax', 'viterbi')} for m in ev}
         score = (f['single']['viterbi'] + f['packed']['viterbi']) / 2
-        h = {'epoch': ep, 'loss': tot / max(nb, 1), 'lr': state['lr'], 'train_secs': tt, 'secs': secs, 'f1': f,
+        h = {'epoch': ep, 'loss': tot / max(nb, 1), 'lr': lr, 'train_secs': tt, 'secs': secs, 'f1': f,
              'windows': len(wins)}
         state['history'].append(h)
         log(logp, 'EPOCH %d loss %.4f lr %.1e train %.0fs total %.0fs devel F1 single argmax %.2f viterbi %.2f | packed argmax %.2f viterbi %.2f'
-            % (ep, h['loss'], state['lr'], tt, secs, f['single']['argmax'], f['single']['viterbi'], f['packed']['argmax'], f['packed']['viterbi']))
+            % (ep, h['loss'], lr, tt, secs, f['single']['argmax'], f['single']['viterbi'], f['packed']['argmax'], f['packed']['viterbi']))
         state['epoch'] = ep
         if score > state['best']:
             state['best'], state['best_epoch'], state['bad'] = score, ep, 0
