@@ -4,30 +4,36 @@
 -- Replace {{files}} with a read_parquet call over ONE model directory, e.g.
 --   read_parquet('s3://bucket/prefix/model=bilstm-0123456789ab/**/*.parquet', hive_partitioning = true)
 --
--- Per doc_id the row with the highest (doc_version, kafka_offset) wins; at a
--- tie a tombstone (op = 'delete') wins. If the winner is a tombstone the
--- document is dropped, otherwise only the chunks written from the winning
--- message count: older versions, re-sent copies and deleted documents vanish.
--- kafka_offset only orders messages of one partition, which holds because
--- the producer keys messages by doc_id.
+-- A document with a tombstone (op = 'delete', PubMed DeleteCitation) is
+-- withdrawn for good. Otherwise only the chunks written from the message that
+-- carried its highest doc_version count: older versions and re-sent copies
+-- vanish. The rule needs no ordering across partitions (batches of many
+-- documents are keyed by batch id, so a document's versions may sit in
+-- different partitions).
 WITH chunks AS (
     SELECT * FROM {{files}}
 ),
 winner AS (
-    SELECT doc_id, doc_version, kafka_offset, op
+    -- the latest version's copy; among copies of one version (re-sent
+    -- messages, possibly in different partitions) any one is taken, the same
+    -- one every time
+    SELECT doc_id, doc_version, kafka_partition, kafka_offset
     FROM chunks
+    WHERE op = 'upsert' AND chunk_index = -1
     QUALIFY row_number() OVER (
         PARTITION BY doc_id
-        ORDER BY doc_version DESC, kafka_offset DESC, (op = 'delete') DESC
+        ORDER BY doc_version DESC, kafka_partition DESC, kafka_offset DESC
     ) = 1
+),
+deleted AS (
+    SELECT DISTINCT doc_id FROM chunks WHERE op = 'delete'
 )
 SELECT c.label,
        count(*)                 AS entities,
        count(DISTINCT c.doc_id) AS documents
 FROM chunks AS c
-JOIN winner AS w USING (doc_id, doc_version, kafka_offset)
-WHERE w.op = 'upsert'
-  AND c.op = 'upsert'
+JOIN winner AS w USING (doc_id, doc_version, kafka_partition, kafka_offset)
+WHERE c.doc_id NOT IN (SELECT doc_id FROM deleted)
   AND c.chunk_index >= 0
 GROUP BY c.label
 ORDER BY entities DESC, c.label;

@@ -104,6 +104,15 @@ func TestDuckDBReadsOutput(t *testing.T) {
 	p1 = append(p1, mk("v-d", 2, 7, OpUpsert, "DNA")...)
 	upload(1, 0, 3, p1[:9])
 	upload(1, 4, 7, p1[9:])
+	// Partition 2: a DeleteCitation (version 0) of v-c at a lower offset than
+	// v-c's upserts in partition 1 — deletes win whatever the partitions'
+	// offsets — and a re-sent copy of v-a version 2, counted once.
+	var p2 []Row
+	for _, r := range append(mk("v-c", 0, 0, OpDelete), mk("v-a", 2, 1, OpUpsert, "protein")...) {
+		r.Partition = 2
+		p2 = append(p2, r)
+	}
+	upload(2, 0, 1, p2)
 
 	script, _ := filepath.Abs("testdata/duckdb_check.js")
 	sql, _ := filepath.Abs("../../schemas/chunks_entities_by_label.sql")
@@ -124,7 +133,7 @@ func TestDuckDBReadsOutput(t *testing.T) {
 		t.Fatalf("decode DuckDB output %q: %v", out, err)
 	}
 
-	// Counts (count(DISTINCT filename) only sees files with rows: 4 of 5).
+	// Counts (count(DISTINCT filename) only sees files with rows: 5 of 6).
 	type pair struct {
 		doc   string
 		chunk int32
@@ -136,8 +145,8 @@ func TestDuckDBReadsOutput(t *testing.T) {
 		chars += int64(len([]rune(r.Text)))
 	}
 	if got.Count.N != int64(len(written)) || got.Count.DistinctChunks != int64(len(distinct)) ||
-		got.Count.Files != 4 || got.Count.TextChars != chars {
-		t.Errorf("DuckDB counts %+v; want n=%d distinct_chunks=%d files=4 text_chars=%d",
+		got.Count.Files != 5 || got.Count.TextChars != chars {
+		t.Errorf("DuckDB counts %+v; want n=%d distinct_chunks=%d files=5 text_chars=%d",
 			got.Count, len(written), len(distinct), chars)
 	}
 
@@ -162,8 +171,8 @@ func TestDuckDBReadsOutput(t *testing.T) {
 	if !reflect.DeepEqual(got.Codecs, []string{"ZSTD"}) {
 		t.Errorf("codecs %v, want [ZSTD]", got.Codecs)
 	}
-	if got.RowGroups != 3+2+1+1 { // 5000 and 2500 rows in groups of 2000, two small files, none in the empty one
-		t.Errorf("%d row groups, want 7", got.RowGroups)
+	if got.RowGroups != 3+2+1+1+1 { // 5000 and 2500 rows in groups of 2000, three small files, none in the empty one
+		t.Errorf("%d row groups, want 8", got.RowGroups)
 	}
 
 	// The documented query against the reference semantics.
@@ -192,28 +201,36 @@ func TestDuckDBReadsOutput(t *testing.T) {
 }
 
 // referenceEntitiesByLabel implements the "current state" rule of
-// schemas/chunks.md in Go: per doc_id the row with the highest
-// (doc_version, kafka_offset) wins, a tombstone at a tie; a winning tombstone
-// drops the document, else the entities of the winning message count.
+// schemas/chunks.md in Go: a document with a tombstone is dropped; else the
+// entities written from the upsert marker with the highest (doc_version,
+// kafka_partition, kafka_offset) count.
 // It returns label -> [entities, documents].
 func referenceEntitiesByLabel(rows []Row) map[string][2]int64 {
 	type win struct {
-		ver int32
-		off int64
-		del bool
+		ver  int32
+		part int32
+		off  int64
 	}
 	better := func(a, b win) bool { // a beats b
 		if a.ver != b.ver {
 			return a.ver > b.ver
 		}
-		if a.off != b.off {
-			return a.off > b.off
+		if a.part != b.part {
+			return a.part > b.part
 		}
-		return a.del && !b.del
+		return a.off > b.off
 	}
 	winners := map[string]win{}
+	deleted := map[string]bool{}
 	for _, r := range rows {
-		w := win{r.DocVersion, r.Offset, r.Op == OpDelete}
+		if r.Op == OpDelete {
+			deleted[r.DocID] = true
+			continue
+		}
+		if r.ChunkIndex != DocumentMarker {
+			continue
+		}
+		w := win{r.DocVersion, r.Partition, r.Offset}
 		if old, ok := winners[r.DocID]; !ok || better(w, old) {
 			winners[r.DocID] = w
 		}
@@ -221,8 +238,8 @@ func referenceEntitiesByLabel(rows []Row) map[string][2]int64 {
 	counts := map[string][2]int64{}
 	docs := map[string]map[string]bool{}
 	for _, r := range rows {
-		w := winners[r.DocID]
-		if w.del || r.Op != OpUpsert || r.ChunkIndex < 0 || r.DocVersion != w.ver || r.Offset != w.off {
+		w, ok := winners[r.DocID]
+		if !ok || deleted[r.DocID] || r.Op != OpUpsert || r.ChunkIndex < 0 || r.DocVersion != w.ver || r.Partition != w.part || r.Offset != w.off {
 			continue
 		}
 		c := counts[r.Label]
