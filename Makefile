@@ -27,9 +27,9 @@ bench: setup ## benchmarks that print throughput numbers
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
 
 fuzz: setup ## a short run of every fuzz target
-	@for pkg in $$($(GO) list ./internal/...); do \
+	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s -fuzzminimizetime 200x $$pkg || exit 1; \
 	  done; done
 
 vet:

@@ -110,3 +110,38 @@ func TestReadJNLPBADevel(t *testing.T) {
 		t.Fatalf("gold vs gold F1 = %v over %d chunks", r.Micro.F1, n)
 	}
 }
+
+// FuzzReaders: the gold readers never panic, and what they accept is
+// consistent (entities inside the text, tags IOB2).
+func FuzzReaders(f *testing.F) {
+	f.Add([]byte("###MEDLINE:1\n\nIL-2\tB-protein\ngene\tI-protein\n\n"), []byte(`{"id":"1","text":"abc","entities":[{"begin":0,"end":2,"label":"DNA"}]}`))
+	f.Add([]byte("x\n"), []byte("{"))
+	f.Fuzz(func(t *testing.T, iob, docs []byte) {
+		dir := t.TempDir()
+		pi, pd := filepath.Join(dir, "f.iob2"), filepath.Join(dir, "f.jsonl")
+		os.WriteFile(pi, iob, 0o644)
+		os.WriteFile(pd, docs, 0o644)
+		if sents, err := ReadIOB(pi); err == nil {
+			for _, s := range sents {
+				if len(s.Tokens) != len(s.Tags) || len(s.Tokens) == 0 {
+					t.Fatalf("sentence with %d tokens, %d tags", len(s.Tokens), len(s.Tags))
+				}
+				for _, c := range ChunksFromTags(s.Tags) {
+					if c.Begin < 0 || c.End > len(s.Tags) || c.Begin >= c.End {
+						t.Fatalf("chunk %+v outside %d tags", c, len(s.Tags))
+					}
+				}
+			}
+		}
+		if ds, err := ReadDocs(pd); err == nil {
+			for _, d := range ds {
+				n := len([]rune(d.Text))
+				for _, e := range d.Entities {
+					if e.Begin < 0 || e.End > n || e.Begin >= e.End {
+						t.Fatalf("entity %+v outside %d code points", e, n)
+					}
+				}
+			}
+		}
+	})
+}
