@@ -91,6 +91,17 @@ func newCluster(t *testing.T, partitions int) *cluster {
 	out := t.TempDir()
 	c := &cluster{t: t, b: b, out: out, outURL: "file://" + out, topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}}
 	t.Cleanup(c.killAll)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "worker-*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			t.Logf("--- %s (last 40 of %d lines)\n%s", filepath.Base(l), len(lines), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	})
 	return c
 }
 

@@ -77,7 +77,14 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	slog.SetDefault(log)
-	return runWorker(ctx, f, log, nil)
+	started := false
+	err = runWorker(ctx, f, log, func(*stream.Worker) { started = true })
+	if err != nil && ctx.Err() != nil && !started {
+		// SIGTERM during start-up: nothing was consumed, nothing is lost.
+		log.Info("stopped during start-up", "err", err)
+		return nil
+	}
+	return err
 }
 
 // runWorker wires model, sink, queue and stream; ctx ending means "drain and
