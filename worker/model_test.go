@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// shippedModelMinF1 is the floor for the shipped bundle's end-to-end
+// exact-span micro F1 on the first 60 JNLPBA devel abstracts, a little under
+// what the committed bundle scores there (see its MODEL_CARD.md). A broken
+// export, a tokenizer/vocabulary mismatch or a decoding regression drops far
+// below it.
+const shippedModelMinF1 = 0.70
+
+func TestShippedModelDevelF1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the shipped model over 60 abstracts")
+	}
+	dir := "../models/" + DefaultModelName
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+		t.Fatalf("the default model bundle is missing: %v", err)
+	}
+	// The first 60 devel documents, as a fixed sample.
+	src, err := os.Open(develDocsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sample := filepath.Join(t.TempDir(), "sample.docs.jsonl")
+	dst, _ := os.Create(sample)
+	sc := bufio.NewScanner(src)
+	sc.Buffer(nil, 1<<20)
+	for i := 0; i < 60 && sc.Scan(); i++ {
+		dst.Write(append(sc.Bytes(), '\n'))
+	}
+	dst.Close()
+
+	mf := modelFlags{dir: dir, device: "cpu", batch: 32, aggregation: "first", packing: "document", overlap: 32}
+	_, sess, ann, err := mf.open(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	rep, err := evalDocs(context.Background(), ann, sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("shipped model on 60 devel abstracts: micro P %.4f R %.4f F1 %.4f (partial F1 %.4f)",
+		rep.Micro.Precision, rep.Micro.Recall, rep.Micro.F1, rep.PartialMicro.F1)
+	if rep.Micro.F1 < shippedModelMinF1 {
+		t.Fatalf("micro F1 %.4f below the floor %.2f", rep.Micro.F1, shippedModelMinF1)
+	}
+}
