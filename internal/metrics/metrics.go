@@ -89,7 +89,6 @@ func (m *Metrics) SetLag(lag map[int]int64) {
 	for p, l := range lag {
 		m.Lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))
 	}
-	m.Partitions.Set(float64(len(lag)))
 }
 
 // SetReady flips /healthz between 200 and 503.

@@ -23,6 +23,7 @@ func TestHandlerServesNamedMetricsAndHealth(t *testing.T) {
 	m.ObserveBatch(3, 300, 1000, 40*time.Millisecond)
 	m.ObserveBatch(1, 100, 1000, 40*time.Millisecond)
 	m.SetLag(map[int]int64{0: 5, 3: 7})
+	m.Partitions.Add(2)
 	m.Chunks.WithLabelValues("protein").Add(2)
 	resp, _ = srv.Client().Get(srv.URL + "/healthz")
 	if resp.StatusCode != 200 {

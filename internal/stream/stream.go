@@ -170,6 +170,7 @@ func (w *Worker) Assigned(ctx context.Context, partition int, committed int64) (
 	}
 	w.parts[partition] = ps
 	w.mu.Unlock()
+	w.m.Partitions.Inc()
 	start := queue.UseDefault
 	if ok {
 		start = last + 1
@@ -184,6 +185,7 @@ func (w *Worker) Revoked(partition int) {
 	if ps := w.parts[partition]; ps != nil {
 		ps.revoked.Store(true)
 		delete(w.parts, partition)
+		w.m.Partitions.Dec()
 	}
 	w.mu.Unlock()
 	w.log.Info("partition revoked", "partition", partition)
