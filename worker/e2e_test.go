@@ -524,3 +524,30 @@ func TestAnnotateCLI(t *testing.T) {
 	}
 	t.Logf("%d chunks over %d documents", n, len(docs))
 }
+
+// TestDemoRunsAndResumes runs `worker demo` twice over one data directory:
+// the first run annotates the PubMed test files end to end, the second finds
+// everything done (broker data and manifest persisted).
+func TestDemoRunsAndResumes(t *testing.T) {
+	bin := filepath.Join(binaries(t), "worker")
+	data := t.TempDir()
+	run := func() string {
+		cmd := exec.Command(bin, "demo", "--model", testModel, "--data-dir", data, "--input", "../testdata/pubmed",
+			"--gold", develDocsPath(), "--timeout", "3m")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("worker demo: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	first := run()
+	for _, want := range []string{"203 annotated, 3 delete tombstones", "docs/s", "slot utilization", "against gold", "read_parquet("} {
+		if !strings.Contains(first, want) {
+			t.Fatalf("first demo run lacks %q:\n%s", want, first)
+		}
+	}
+	second := run()
+	if !strings.Contains(second, "nothing new to annotate") || !strings.Contains(second, "203 annotated") {
+		t.Fatalf("second demo run did not resume:\n%s", second)
+	}
+}
