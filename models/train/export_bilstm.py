@@ -67,6 +67,11 @@ def main():
 
     ev = ck['eval']
     hist = ck['history']
+    lastp = os.path.join(a.work, 'last.pt')
+    if os.path.exists(lastp):  # show the whole run, including epochs after the best one
+        full = torch.load(lastp)['state']['history']
+        if len(full) > len(hist) and [h['epoch'] for h in full[:len(hist)]] == [h['epoch'] for h in hist]:
+            hist = full
     best = ck['epoch']
     f1 = {md: {k: round(100 * ev[md][k]['f1'], 2) for k in ('argmax', 'viterbi')} for md in ev}
     conf = N.config_json('nerstream-bilstm', 'BiLSTMCharCNNForTokenClassification', {
@@ -86,8 +91,8 @@ def main():
     size = os.path.getsize(onnx_path)
     rows = []
     for h in hist:
-        rows.append('| %d | %.4f | %.0e | %.1f | %.2f | %.2f | %.2f | %.2f |' % (
-            h['epoch'], h['loss'], h['lr'], h['secs'] / 60, h['f1']['single']['argmax'], h['f1']['single']['viterbi'],
+        rows.append('| %s | %.4f | %.2g | %.1f | %.2f | %.2f | %.2f | %.2f |' % (
+            ('**%d**' % h['epoch']) if h['epoch'] == ck['epoch'] else str(h['epoch']), h['loss'], h['lr'], h['secs'] / 60, h['f1']['single']['argmax'], h['f1']['single']['viterbi'],
             h['f1']['packed']['argmax'], h['f1']['packed']['viterbi']))
     per = []
     for lab in ('DNA', 'RNA', 'cell_line', 'cell_type', 'protein'):
@@ -160,8 +165,8 @@ Inference cost (ONNX Runtime CPU): {speed}. A BiLSTM costs ~5.4 MFLOP per wordpi
 window size; it won on accuracy only because nothing pretrained is available here.
 
 ## Training
-Adam (lr 1e-3, halved after an epoch without devel improvement; the last two epochs before the
-time limit at 5e-4 and 2.5e-4), batch 32 length-bucketed windows,
+Adam (lr 1e-3, halved after each epoch without devel improvement; the last two epochs that fit
+before the time limit are capped at 5e-4 and 2.5e-4), batch 32 length-bucketed windows,
 gradient clipping 5, cross-entropy over wordpieces (`[CLS]`/`[SEP]`/padding ignored), seed 13.
 {nep} epochs in {train_min:.0f} min on one CPU thread ({cpu}, 2 cores shared with other jobs;
 torch {torch}); best epoch by mean constrained-Viterbi devel F1 of both modes: **{epoch}**.
