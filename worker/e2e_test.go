@@ -110,7 +110,8 @@ func (c *cluster) startWorker(i int, extra ...string) {
 	args := []string{"run", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--group", c.group,
 		"--model", testModel, "--out", c.outURL, "--batch", "8", "--intra-threads", "1", "--metrics-addr", "",
 		"--flush-records", "4", "--flush-interval", "3s", "--idle-grace", "500ms", "--idle-interval", "300ms",
-		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--shutdown-timeout", "20s", "--log-level", "info"}
+		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--rebalance-timeout", "5s",
+		"--shutdown-timeout", "20s", "--log-level", "info"}
 	args = append(args, c.extra...)
 	args = append(args, extra...)
 	cmd := exec.Command(filepath.Join(binaries(c.t), "worker"), args...)
@@ -125,6 +126,24 @@ func (c *cluster) startWorker(i int, extra ...string) {
 	c.mu.Lock()
 	c.workers[i], c.logs[i] = cmd, logf
 	c.mu.Unlock()
+}
+
+// waitJoined waits until worker i logs a consumer-group generation after its
+// latest start.
+func (c *cluster) waitJoined(i int, timeout time.Duration) {
+	c.t.Helper()
+	path := filepath.Join(filepath.Dir(c.out), fmt.Sprintf("worker-%d.log", i))
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		log := string(b)
+		start := strings.LastIndex(log, `"msg":"worker running"`)
+		if start >= 0 && strings.Contains(log[start:], `"msg":"consumer group generation"`) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("worker %d did not join the group within %s", i, timeout)
 }
 
 func (c *cluster) signal(i int, sig syscall.Signal) {
@@ -403,8 +422,13 @@ func TestCrashRestartExactlyOnce(t *testing.T) {
 		i := rng.IntN(2)
 		c.signal(i, syscall.SIGKILL)
 		kills++
-		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		// kfake (unlike Kafka) never expires a member killed while the
+		// broker holds its JoinGroup response, so its partitions would stay
+		// assigned to a dead member: let the old member expire and the
+		// restarted one join before the next kill.
+		time.Sleep(2500 * time.Millisecond)
 		c.startWorker(i)
+		c.waitJoined(i, 30*time.Second)
 	}
 	<-done
 	rows := c.waitRows(ids(docs), 150*time.Second)

@@ -31,6 +31,7 @@ type runFlags struct {
 	session        time.Duration
 	heartbeat      time.Duration
 	joinBackoff    time.Duration
+	rebalance      time.Duration
 	idleInterval   time.Duration
 	logLevel       string
 }
@@ -52,6 +53,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.session, "session-timeout", 30*time.Second, "consumer group session timeout")
 	fs.DurationVar(&f.heartbeat, "heartbeat-interval", 3*time.Second, "consumer group heartbeat interval")
 	fs.DurationVar(&f.joinBackoff, "join-backoff", time.Second, "pause before retrying a failed group join")
+	fs.DurationVar(&f.rebalance, "rebalance-timeout", 30*time.Second, "how long the coordinator waits for members to rejoin in a rebalance")
 	fs.DurationVar(&f.idleInterval, "idle-interval", 5*time.Second, "how often an idle partition is checked for a file to close")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -154,7 +156,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	g, err := queue.NewGroup(f.kafka.Brokers, f.topic, group,
 		queue.WithConfig(f.kafka), queue.WithLogger(log), queue.WithFrom(from),
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
-		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithIdleInterval(f.idleInterval))
+		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval))
 	if err != nil {
 		return err
 	}
@@ -205,10 +207,18 @@ loop:
 	m.SetReady(false)
 	gcancel()
 	if gerr != nil {
-		<-gerr
+		// Partition loops stop with gctx; leaving the group can hang in a
+		// JoinGroup the broker holds for the rebalance timeout. Do not wait
+		// for that longer than the shutdown budget: the broker drops us after
+		// the session timeout anyway.
+		select {
+		case <-gerr:
+		case <-time.After(f.shutdown / 2):
+			log.Warn("consumer group did not leave in time; draining anyway")
+		}
 	}
 	if werr != nil {
-		w.Stop()
+		w.Stop() // safe even if the group is still winding down
 		select {
 		case err := <-werr:
 			if runErr == nil && err != nil && !errors.Is(err, context.Canceled) {

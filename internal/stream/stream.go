@@ -83,9 +83,11 @@ type Worker struct {
 	uploads chan upload
 	now     func() time.Time
 
-	mu    sync.Mutex
-	parts map[int]*partState
-	seq   atomic.Uint64
+	mu       sync.Mutex
+	parts    map[int]*partState
+	stopping bool           // Stop was called: Records returns at once
+	inflight sync.WaitGroup // Records calls in progress
+	seq      atomic.Uint64
 	// Uploaded, when set, is called after each successful upload (tests).
 	Uploaded func(k sink.Key, rows int)
 }
@@ -191,18 +193,17 @@ func (w *Worker) Revoked(partition int) {
 	w.log.Info("partition revoked", "partition", partition)
 }
 
-func (w *Worker) part(partition int) *partState {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.parts[partition]
-}
-
 // Records implements queue.Handler: decode and feed the annotator.
 func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record) error {
-	ps := w.part(partition)
-	if ps == nil {
+	w.mu.Lock()
+	ps := w.parts[partition]
+	if w.stopping || ps == nil {
+		w.mu.Unlock()
 		return nil
 	}
+	w.inflight.Add(1)
+	w.mu.Unlock()
+	defer w.inflight.Done()
 	send := func(d ner.Doc) error {
 		select {
 		case w.in <- d:
@@ -300,9 +301,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	return context.Cause(ctx)
 }
 
-// Stop closes the input: call it after the consumer group has stopped
-// delivering records. Run then drains and returns.
-func (w *Worker) Stop() { close(w.in) }
+// Stop closes the input once the Records calls in progress have returned;
+// later Records calls return at once without reading their records. Cancel
+// the consumer group's context first (Records calls blocked on a full
+// pipeline return when it ends). Run then drains and returns.
+func (w *Worker) Stop() {
+	w.mu.Lock()
+	already := w.stopping
+	w.stopping = true
+	w.mu.Unlock()
+	if already {
+		return
+	}
+	w.inflight.Wait()
+	close(w.in)
+}
 
 func (w *Worker) dispatch(out <-chan ner.Result) {
 	for r := range out {
