@@ -10,11 +10,11 @@ import (
 )
 
 // shippedModelMinF1 is the floor for the shipped bundle's end-to-end
-// exact-span micro F1 on the first 60 JNLPBA devel abstracts, a little under
-// what the committed bundle scores there (see its MODEL_CARD.md). A broken
-// export, a tokenizer/vocabulary mismatch or a decoding regression drops far
-// below it.
-const shippedModelMinF1 = 0.70
+// exact-span micro F1 on the first 60 JNLPBA devel abstracts: jnlpba-v1 scores
+// 0.7418 there (0.7502 on all 200; see its MODEL_CARD.md), and the issue's
+// acceptance bar is 0.72. A broken export, a tokenizer/vocabulary mismatch or
+// a decoding regression drops far below it.
+const shippedModelMinF1 = 0.72
 
 func TestShippedModelDevelF1(t *testing.T) {
 	if testing.Short() {
