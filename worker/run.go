@@ -205,6 +205,7 @@ loop:
 		}
 	}
 	m.SetReady(false)
+	deadline := time.Now().Add(f.shutdown)
 	gcancel()
 	if gerr != nil {
 		// Partition loops stop with gctx; leaving the group can hang in a
@@ -224,7 +225,7 @@ loop:
 			if runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
 				runErr = err
 			}
-		case <-time.After(f.shutdown):
+		case <-time.After(time.Until(deadline)):
 			wcancel()
 			runErr = errors.Join(runErr, fmt.Errorf("shutdown took longer than %s; unfinished files are re-read by the next owner", f.shutdown))
 		}
