@@ -1,0 +1,28 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nerstream/nerstream/internal/config"
+)
+
+// TestREADMEListsEveryFlag keeps the README's flag reference complete: every
+// flag of `worker run` (a superset of the model flags) and of `worker demo`
+// must appear there with its environment twin.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	fs.VisitAll(func(fl *flag.Flag) {
+		if !strings.Contains(string(readme), "--"+fl.Name+"  ["+config.EnvName(fl.Name)+"]") {
+			t.Errorf("README.md does not list --%s [%s]; regenerate the flag reference from `bin/worker run -h`", fl.Name, config.EnvName(fl.Name))
+		}
+	})
+}
