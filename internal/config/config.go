@@ -53,3 +53,16 @@ func Usage(fs *flag.FlagSet, synopsis string) func() {
 		})
 	}
 }
+
+// Undocumented returns the flags of fs that doc does not list in the form
+// Usage prints ("--name  [NERSTREAM_NAME]"), so tests can keep a README's
+// flag reference complete.
+func Undocumented(fs *flag.FlagSet, doc string) []string {
+	var missing []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(doc, "--"+f.Name+"  ["+EnvName(f.Name)+"]") {
+			missing = append(missing, "--"+f.Name)
+		}
+	})
+	return missing
+}

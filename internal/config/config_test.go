@@ -46,3 +46,13 @@ func TestEnvTwins(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestUndocumented(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Int("flush-records", 1, "")
+	fs.String("out", "", "")
+	doc := "  --flush-records  [NERSTREAM_FLUSH_RECORDS] (default 1)\n"
+	if got := Undocumented(fs, doc); len(got) != 1 || got[0] != "--out" {
+		t.Fatalf("Undocumented = %v, want [--out]", got)
+	}
+}
