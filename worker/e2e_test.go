@@ -414,7 +414,8 @@ func TestCrashRestartExactlyOnce(t *testing.T) {
 	c.startWorker(0)
 	c.startWorker(1)
 	done := make(chan struct{})
-	go func() { defer close(done); c.publish(docs, 2, 40*time.Millisecond) }()
+	// ~16 s of publishing, so that every kill lands while records stream in.
+	go func() { defer close(done); c.publish(docs, 2, 200*time.Millisecond) }()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	kills := 0
 	for kills < 4 {

@@ -290,11 +290,7 @@ func (c Config) withBrokers(brokers []string) (Config, error) {
 // Dialer returns a kafka-go Dialer with the TLS and SASL settings (used by
 // the consumer group protocol).
 func (c Config) Dialer() (*kafka.Dialer, error) {
-	tc, err := c.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := c.SASL()
+	tc, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
@@ -310,11 +306,7 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 // Transport returns a kafka-go Transport with the TLS and SASL settings
 // (used by writers and the fetch/admin client).
 func (c Config) Transport() (*kafka.Transport, error) {
-	tc, err := c.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := c.SASL()
+	tc, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +318,20 @@ func (c Config) Transport() (*kafka.Transport, error) {
 		TLS:         tc,
 		SASL:        mech,
 	}, nil
+}
+
+// security returns the TLS configuration and SASL mechanism (either may be
+// nil) shared by Dialer and Transport.
+func (c Config) security() (*tls.Config, sasl.Mechanism, error) {
+	tc, err := c.TLSConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	mech, err := c.SASL()
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, mech, nil
 }
 
 // client returns an admin/fetch client for c.
