@@ -12,6 +12,7 @@ import (
 
 	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/eval"
+	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
 )
 
@@ -75,8 +76,9 @@ func cmdBench(ctx context.Context, args []string) error {
 	}
 	el := time.Since(t0)
 	st := ann.Stats()
+	ortVersion, ortPath, _ := model.RuntimeInfo()
 	res := map[string]any{
-		"model": b.ID(), "device": sess.Device().String(), "batch": B, "seq": T, "packing": mf.packing,
+		"model": b.ID(), "device": sess.Device().String(), "onnxruntime": ortVersion, "batch": B, "seq": T, "packing": mf.packing,
 		"model_only_windows_per_s": modelWPS, "model_only_ms_per_batch": 1000 * modelEl.Seconds() / float64(*modelBatches),
 		"docs": st.Docs, "docs_per_s": float64(st.Docs) / el.Seconds(), "mb_per_s": float64(bytes) / 1e6 / el.Seconds(),
 		"windows": st.Windows, "windows_per_s": float64(st.Windows) / el.Seconds(), "batches": st.Batches,
@@ -86,7 +88,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("model %s on %s, [%d,%d] batches, packing %s\n", b.ID(), sess.Device(), B, T, mf.packing)
+	fmt.Printf("model %s on %s, [%d,%d] batches, packing %s; ONNX Runtime %s (%s)\n", b.ID(), sess.Device(), B, T, mf.packing, ortVersion, ortPath)
 	fmt.Printf("model alone:  %.1f windows/s (%.0f ms per batch)\n", modelWPS, res["model_only_ms_per_batch"])
 	fmt.Printf("pipeline:     %d docs in %.2fs = %.1f docs/s, %.2f MB/s, %.1f windows/s, slot utilization %.1f%%\n",
 		st.Docs, el.Seconds(), res["docs_per_s"], res["mb_per_s"], res["windows_per_s"], 100*st.SlotUtilization())

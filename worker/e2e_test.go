@@ -452,9 +452,9 @@ func TestZombieAddsNoDuplicates(t *testing.T) {
 	time.Sleep(5 * time.Second) // > session timeout (2s): partitions move to worker 1
 	c.signal(0, syscall.SIGCONT)
 	<-done
-	rows := c.waitRows(ids(docs), 150*time.Second)
+	c.waitRows(ids(docs), 150*time.Second)
 	time.Sleep(2 * time.Second) // let a late zombie upload land before we look again
-	rows = c.waitRows(ids(docs), 10*time.Second)
+	rows := c.waitRows(ids(docs), 10*time.Second)
 	c.stopAll()
 	// The scenario really happened: the paused worker lost its partitions
 	// and the other one took them over.

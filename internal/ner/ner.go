@@ -607,7 +607,6 @@ func (a *Annotator) scatter(logits []float32, w window) {
 type scratch struct {
 	probs  []float32
 	scores []float32
-	conf   []float32
 	path   []int
 	spans  []span
 	wfirst []int

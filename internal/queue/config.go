@@ -220,7 +220,7 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("Kafka TLS CA file %s: no PEM certificates found", c.TLSCAFile)
+			return nil, fmt.Errorf("kafka TLS CA file %s: no PEM certificates found", c.TLSCAFile)
 		}
 		tc.RootCAs = pool
 	}

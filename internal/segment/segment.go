@@ -502,8 +502,3 @@ func trimRight(text string, b, e int) int {
 	}
 	return e
 }
-
-func isSpaceByteBefore(text string, i int) bool {
-	r, _ := utf8.DecodeLastRuneInString(text[:i])
-	return isSpace(r)
-}
