@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -361,4 +362,34 @@ func (g *fakeGroup) HighWatermark(context.Context, int) (int64, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.hwm, nil
+}
+
+func TestOversizeDocumentIsDeadLetteredOthersAnnotated(t *testing.T) {
+	b := document.Batch{SchemaVersion: document.SchemaVersion, ID: "big", Source: document.Source{File: "x.jsonl", First: 0, Last: 2},
+		Documents: []document.Document{
+			{ID: "ok-1", Text: texts[0]},
+			{ID: "huge", Text: strings.Repeat("IL-2 gene expression in T cells. ", 200)},
+			{ID: "ok-2", Text: texts[1]},
+		}}
+	v, err := document.EncodeBatch(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 1, FlushInterval: time.Hour,
+		Limits: document.Limits{MaxDocBytes: 2000, MaxBatchBytes: 1 << 20, MaxDocs: 100}})
+	h.feed(t, 0, []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}}, 1)
+	h.stop(t)
+	if len(h.dlq.sent) != 1 || h.dlq.sent[0] != "0@0:huge" {
+		t.Fatalf("dead letters = %v, want only the oversize document", h.dlq.sent)
+	}
+	docs := map[string]bool{}
+	for _, r := range st.files[st.sortedKeys()[0]] {
+		if r.ChunkIndex == sink.DocumentMarker {
+			docs[r.DocID] = true
+		}
+	}
+	if !docs["ok-1"] || !docs["ok-2"] || docs["huge"] {
+		t.Fatalf("documents written: %v, want ok-1 and ok-2 only", docs)
+	}
 }
