@@ -576,3 +576,42 @@ func TestDemoRunsAndResumes(t *testing.T) {
 		t.Fatalf("second demo run did not resume:\n%s", second)
 	}
 }
+
+// TestWorkerStartupErrorsAreClear: an unreachable broker or bucket, or a
+// broken model, stops `worker run` at start-up with an error naming it.
+func TestWorkerStartupErrorsAreClear(t *testing.T) {
+	bin := filepath.Join(binaries(t), "worker")
+	b, err := broker.Start(context.Background(), broker.WithTopic("docs", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	broken := t.TempDir()
+	copyDir(t, testModel, broken)
+	os.WriteFile(filepath.Join(broken, "model.onnx"), []byte("not a graph"), 0o644)
+	good := strings.Join(b.Addrs(), ",")
+	cases := []struct {
+		name, brokers, out, model, want string
+	}{
+		{"unreachable broker", "127.0.0.1:1", "file://" + t.TempDir(), testModel, "127.0.0.1:1"},
+		{"unreachable bucket", good, "s3://bucket/p?endpoint=http://127.0.0.1:1&use_path_style=true&region=us-east-1", testModel, "is not usable"},
+		{"broken model", good, "file://" + t.TempDir(), broken, "model.onnx"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "run", "--brokers", c.brokers, "--topic", "docs", "--model", c.model, "--out", c.out, "--metrics-addr", "")
+			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y")
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("worker run succeeded:\n%s", out)
+			}
+			if !strings.Contains(string(out), c.want) {
+				t.Fatalf("error does not mention %q:\n%s", c.want, out)
+			}
+			if d := time.Since(start); d > 60*time.Second {
+				t.Fatalf("took %s to fail", d)
+			}
+		})
+	}
+}
