@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 MODEL ?= $(firstword $(wildcard models/jnlpba-*) testdata/tinybert)
 
-.PHONY: setup build test test-short demo bench fuzz vet fmt clean
+.PHONY: setup build test test-short demo bench fuzz vet lint fmt clean
 
 setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
 	@./scripts/setup.sh
@@ -34,6 +34,10 @@ fuzz: setup ## a short run of every fuzz target
 
 vet:
 	$(GO) vet ./...
+
+lint: setup ## go vet + staticcheck
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
