@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CGO_ENABLED := 1
 GO ?= go
 BIN := bin
-MODEL ?= $(firstword $(wildcard models/jnlpba-*) testdata/tinybert)
+MODEL ?= $(firstword $(wildcard models/jnlpba-v1) testdata/tinybert)
 
 .PHONY: setup build test test-short demo bench fuzz vet lint fmt clean
 
