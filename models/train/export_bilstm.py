@@ -29,21 +29,12 @@ def main():
     ap.add_argument('--speed', default='', help='measured inference cost, a sentence for the model card')
     a = ap.parse_args()
     torch.set_num_threads(1)
-    ck = torch.load(a.ckpt or os.path.join(a.work, 'best.pt'))
     vocab = N.load_vocab(os.path.join(a.vocabdir, 'vocab.txt'))
+    m, ck = N.load_tagger(a.ckpt or os.path.join(a.work, 'best.pt'), vocab)
     cfg = dict(ck['cfg'])
-    m = N.BiLSTMTagger(vocab, emb=cfg['emb'], char_emb=cfg['char_emb'], char_filters=cfg['char_filters'],
-                       hidden=cfg['hidden'], layers=cfg['layers'], dropout=cfg['dropout'], max_chars=cfg['max_chars'])
-    m.load_state_dict(ck['model'])
-    m.eval()
     os.makedirs(a.out, exist_ok=True)
     onnx_path = os.path.join(a.out, 'model.onnx')
-    ids = torch.tensor([[2, 100, 200, 300, 3, 0, 0, 0], [2, 7, 8, 3, 0, 0, 0, 0]])
-    att = (ids > 0).long()
-    torch.onnx.export(m, (ids, att), onnx_path, opset_version=14,
-                      input_names=['input_ids', 'attention_mask'], output_names=['logits'],
-                      dynamic_axes={n: {0: 'batch', 1: 'sequence'} for n in ('input_ids', 'attention_mask', 'logits')},
-                      do_constant_folding=True)
+    N.export_token_classifier(m, onnx_path)
     for f in ('tokenizer.json', 'vocab.txt', 'tokenizer_config.json'):
         shutil.copyfile(os.path.join(a.vocabdir, f), os.path.join(a.out, f))
 

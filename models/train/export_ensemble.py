@@ -54,16 +54,6 @@ class Ensemble(nn.Module):
         return acc / len(self.members)
 
 
-def load_member(path, vocab):
-    ck = torch.load(path)
-    cfg = dict(ck['cfg'])
-    m = N.BiLSTMTagger(vocab, emb=cfg['emb'], char_emb=cfg['char_emb'], char_filters=cfg['char_filters'],
-                       hidden=cfg['hidden'], layers=cfg['layers'], dropout=cfg['dropout'], max_chars=cfg['max_chars'])
-    m.load_state_dict(ck['model'])
-    m.eval()
-    return m, ck
-
-
 def shrink_initializers(model, min_elems=16):
     """float32 -> float16 + Cast(float32); small-valued int64 tables -> uint8 + Cast(int64). In place."""
     g = model.graph
@@ -126,7 +116,7 @@ def main():
     vocab = N.load_vocab(os.path.join(a.vocabdir, 'vocab.txt'))
     members, cks = [], []
     for p in a.ckpt:
-        m, ck = load_member(p, vocab)
+        m, ck = N.load_tagger(p, vocab)
         members.append(m)
         cks.append(ck)
     for m in members[1:]:
@@ -138,12 +128,7 @@ def main():
     os.makedirs(a.scratch, exist_ok=True)
     onnx_path = os.path.join(a.out, 'model.onnx')
     tmp_path = os.path.join(a.scratch, 'ensemble_fp32.onnx')
-    ids = torch.tensor([[2, 100, 200, 300, 3, 0, 0, 0], [2, 7, 8, 3, 0, 0, 0, 0]])
-    att = (ids > 0).long()
-    torch.onnx.export(ens, (ids, att), tmp_path, opset_version=14,
-                      input_names=['input_ids', 'attention_mask'], output_names=['logits'],
-                      dynamic_axes={n: {0: 'batch', 1: 'sequence'} for n in ('input_ids', 'attention_mask', 'logits')},
-                      do_constant_folding=True)
+    N.export_token_classifier(ens, tmp_path)
     mp = onnx.load(tmp_path)
     stats = shrink_initializers(mp)
     onnx.checker.check_model(mp)

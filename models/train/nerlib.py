@@ -365,3 +365,25 @@ def config_json(model_type, arch, extra=None):
     if extra:
         c.update(extra)
     return c
+
+
+def load_tagger(path, vocab):
+    """Load a BiLSTMTagger checkpoint (train_bilstm.py's best.pt/last.pt) in eval mode; returns (model, checkpoint)."""
+    ck = torch.load(path)
+    cfg = dict(ck['cfg'])
+    m = BiLSTMTagger(vocab, emb=cfg['emb'], char_emb=cfg['char_emb'], char_filters=cfg['char_filters'],
+                     hidden=cfg['hidden'], layers=cfg['layers'], dropout=cfg['dropout'], max_chars=cfg['max_chars'])
+    m.load_state_dict(ck['model'])
+    m.eval()
+    return m, ck
+
+
+def export_token_classifier(module, path):
+    """Export with nerstream's bundle contract: int64 input_ids and attention_mask [batch, sequence] in,
+    float32 logits [batch, sequence, labels] out, opset 14, dynamic batch and sequence axes."""
+    ids = torch.tensor([[2, 100, 200, 300, 3, 0, 0, 0], [2, 7, 8, 3, 0, 0, 0, 0]])
+    att = (ids > 0).long()
+    torch.onnx.export(module, (ids, att), path, opset_version=14,
+                      input_names=['input_ids', 'attention_mask'], output_names=['logits'],
+                      dynamic_axes={n: {0: 'batch', 1: 'sequence'} for n in ('input_ids', 'attention_mask', 'logits')},
+                      do_constant_folding=True)
