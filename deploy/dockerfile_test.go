@@ -474,13 +474,29 @@ func TestDockerignore(t *testing.T) {
 	}
 }
 
-// TestDefaultModelPresent reports whether the bundle the images copy exists.
+// TestDefaultModelPresent: the bundle each image copies by default (its
+// MODEL build arg) is in the tree with every file a bundle needs, so
+// `docker build` cannot fail at that COPY.
 func TestDefaultModelPresent(t *testing.T) {
-	for _, f := range []string{"model.onnx", "config.json"} {
-		p := filepath.Join("..", "models", "jnlpba-v1", f)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s missing: `docker build` would fail at COPY models/jnlpba-v1/ until the bundle is committed", p)
-		}
+	for _, name := range dockerfiles {
+		t.Run(name, func(t *testing.T) {
+			df := readDockerfile(t, name)
+			model := ""
+			for _, st := range df.stages {
+				if m, ok := st.args["MODEL"]; ok {
+					model = m
+				}
+			}
+			if model == "" {
+				t.Fatalf("%s has no ARG MODEL default in any stage", name)
+			}
+			for _, f := range []string{"model.onnx", "config.json", "tokenizer.json", "MODEL_CARD.md"} {
+				p := filepath.Join("..", "models", model, f)
+				if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+					t.Errorf("%s copies models/%s, but %s is missing or empty (%v)", name, model, p, err)
+				}
+			}
+		})
 	}
 }
 

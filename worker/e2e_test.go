@@ -1,16 +1,13 @@
 package main
 
 import (
-	"net/http/httptest"
-
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/nerstream/nerstream/internal/corpus"
 	"math/rand/v2"
+	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/nerstream/nerstream/internal/broker"
+	"github.com/nerstream/nerstream/internal/corpus"
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
@@ -78,6 +79,7 @@ type cluster struct {
 	mu      sync.Mutex
 	workers map[int]*exec.Cmd
 	logs    map[int]*os.File
+	metrics map[int]string // /metrics address of each worker's latest start
 }
 
 func newCluster(t *testing.T, partitions int) *cluster {
@@ -89,7 +91,7 @@ func newCluster(t *testing.T, partitions int) *cluster {
 	}
 	t.Cleanup(func() { b.Close() })
 	out := t.TempDir()
-	c := &cluster{t: t, b: b, out: out, outURL: "file://" + out, topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}}
+	c := &cluster{t: t, b: b, out: out, outURL: "file://" + out, topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}, metrics: map[int]string{}}
 	t.Cleanup(c.killAll)
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -107,8 +109,9 @@ func newCluster(t *testing.T, partitions int) *cluster {
 
 func (c *cluster) startWorker(i int, extra ...string) {
 	c.t.Helper()
+	maddr := freeAddr(c.t)
 	args := []string{"run", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--group", c.group,
-		"--model", testModel, "--out", c.outURL, "--batch", "8", "--intra-threads", "1", "--metrics-addr", "",
+		"--model", testModel, "--out", c.outURL, "--batch", "8", "--intra-threads", "1", "--metrics-addr", maddr,
 		"--flush-records", "4", "--flush-interval", "3s", "--idle-grace", "500ms", "--idle-interval", "300ms",
 		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--rebalance-timeout", "5s",
 		"--shutdown-timeout", "20s", "--log-level", "info"}
@@ -124,26 +127,46 @@ func (c *cluster) startWorker(i int, extra ...string) {
 		c.t.Fatal(err)
 	}
 	c.mu.Lock()
-	c.workers[i], c.logs[i] = cmd, logf
+	c.workers[i], c.logs[i], c.metrics[i] = cmd, logf, maddr
 	c.mu.Unlock()
 }
 
-// waitJoined waits until worker i logs a consumer-group generation after its
-// latest start.
+// freeAddr returns a loopback address with a port that was free just now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitJoined waits until worker i's latest start owns a partition: its own
+// /metrics (a fresh process) reports nerstream_assigned_partitions ≥ 1.
 func (c *cluster) waitJoined(i int, timeout time.Duration) {
 	c.t.Helper()
-	path := filepath.Join(filepath.Dir(c.out), fmt.Sprintf("worker-%d.log", i))
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(path)
-		log := string(b)
-		start := strings.LastIndex(log, `"msg":"worker running"`)
-		if start >= 0 && strings.Contains(log[start:], `"msg":"consumer group generation"`) {
+	c.waitMetric(i, metrics.NamePartitions, 1, timeout)
+}
+
+// waitMetric waits until worker i's /metrics reports name ≥ min.
+func (c *cluster) waitMetric(i int, name string, min float64, timeout time.Duration) {
+	c.t.Helper()
+	c.mu.Lock()
+	addr := c.metrics[i]
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		if s, err := metrics.Scrape(ctx, addr); err == nil && s[name] >= min {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("worker %d: %s did not reach %v within %s", i, name, min, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	c.t.Fatalf("worker %d did not join the group within %s", i, timeout)
 }
 
 func (c *cluster) signal(i int, sig syscall.Signal) {
@@ -425,9 +448,10 @@ func TestCrashRestartExactlyOnce(t *testing.T) {
 		kills++
 		// kfake (unlike Kafka) never expires a member killed while the
 		// broker holds its JoinGroup response, so its partitions would stay
-		// assigned to a dead member: let the old member expire and the
-		// restarted one join before the next kill.
-		time.Sleep(2500 * time.Millisecond)
+		// assigned to a dead member: let the old member expire (the
+		// survivor owns every partition) and the restarted one join before
+		// the next kill.
+		c.waitMetric(1-i, metrics.NamePartitions, 4, 30*time.Second)
 		c.startWorker(i)
 		c.waitJoined(i, 30*time.Second)
 	}
@@ -447,15 +471,18 @@ func TestZombieAddsNoDuplicates(t *testing.T) {
 	c.startWorker(1)
 	done := make(chan struct{})
 	go func() { defer close(done); c.publish(docs, 2, 30*time.Millisecond) }()
-	time.Sleep(1500 * time.Millisecond)
+	c.waitMetric(0, metrics.NameRecords, 1, 30*time.Second) // worker 0 is consuming
 	c.signal(0, syscall.SIGSTOP)
-	time.Sleep(5 * time.Second) // > session timeout (2s): partitions move to worker 1
+	// Past the session timeout (2s) the group gives worker 0's partitions
+	// to worker 1.
+	c.waitMetric(1, metrics.NamePartitions, 4, 30*time.Second)
 	c.signal(0, syscall.SIGCONT)
 	<-done
 	c.waitRows(ids(docs), 150*time.Second)
-	time.Sleep(2 * time.Second) // let a late zombie upload land before we look again
-	rows := c.waitRows(ids(docs), 10*time.Second)
+	// SIGTERM drains both workers: any late zombie upload has landed when
+	// they have exited.
 	c.stopAll()
+	rows := c.waitRows(ids(docs), 10*time.Second)
 	// The scenario really happened: the paused worker lost its partitions
 	// and the other one took them over.
 	log1, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), "worker-1.log"))

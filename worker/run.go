@@ -9,8 +9,11 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/metrics"
+	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
 	"github.com/nerstream/nerstream/internal/sink"
 	"github.com/nerstream/nerstream/internal/stream"
@@ -33,8 +36,12 @@ type runFlags struct {
 	joinBackoff    time.Duration
 	rebalance      time.Duration
 	idleInterval   time.Duration
+	fetchMaxBytes  int
 	logLevel       string
 }
+
+// defaultShutdownTimeout bounds draining after SIGTERM.
+const defaultShutdownTimeout = 60 * time.Second
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
@@ -42,19 +49,20 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.topic, "topic", "pubmed", "Kafka topic of document batches")
 	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<model>-<version12>, so a new model replays the topic)")
 	fs.StringVar(&f.out, "out", "", "output bucket URL: s3://bucket/prefix?endpoint=…&use_path_style=true, gs://, azblob://, file:///dir")
-	fs.StringVar(&f.from, "from", "committed", "where a partition with no output yet starts: committed (else earliest), earliest or latest")
+	fs.StringVar(&f.from, "from", queue.FromCommitted.String(), "where a partition with no output yet starts: committed (else earliest), earliest or latest")
 	fs.StringVar(&f.dlq, "dlq-topic", "", "dead-letter topic (default <topic>.dlq)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", ":9090", "address for /metrics and /healthz (empty: off)")
-	fs.IntVar(&f.flushRecords, "flush-records", 250, "Kafka records per output file (a record carries up to 64 documents; the open file is held in memory)")
-	fs.Int64Var(&f.flushBytes, "flush-bytes", 32<<20, "record bytes per output file")
-	fs.DurationVar(&f.flushInterval, "flush-interval", time.Minute, "a file never spans two record-timestamp buckets of this width")
-	fs.DurationVar(&f.idleGrace, "idle-grace", 10*time.Second, "an idle partition's file is closed this long after its bucket ends")
-	fs.DurationVar(&f.shutdown, "shutdown-timeout", 60*time.Second, "on SIGTERM, finish in-flight work and uploads within this time")
-	fs.DurationVar(&f.session, "session-timeout", 30*time.Second, "consumer group session timeout")
-	fs.DurationVar(&f.heartbeat, "heartbeat-interval", 3*time.Second, "consumer group heartbeat interval")
-	fs.DurationVar(&f.joinBackoff, "join-backoff", time.Second, "pause before retrying a failed group join")
-	fs.DurationVar(&f.rebalance, "rebalance-timeout", 30*time.Second, "how long the coordinator waits for members to rejoin in a rebalance")
-	fs.DurationVar(&f.idleInterval, "idle-interval", 5*time.Second, "how often an idle partition is checked for a file to close")
+	fs.IntVar(&f.flushRecords, "flush-records", stream.DefaultFlushRecords, "Kafka records per output file (a record carries up to 64 documents; the open file is held in memory)")
+	fs.Int64Var(&f.flushBytes, "flush-bytes", stream.DefaultFlushBytes, "record bytes per output file")
+	fs.DurationVar(&f.flushInterval, "flush-interval", stream.DefaultFlushInterval, "a file never spans two record-timestamp buckets of this width")
+	fs.DurationVar(&f.idleGrace, "idle-grace", stream.DefaultIdleGrace, "an idle partition's file is closed this long after its bucket ends")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", defaultShutdownTimeout, "on SIGTERM, finish in-flight work and uploads within this time")
+	fs.DurationVar(&f.session, "session-timeout", queue.DefaultSessionTimeout, "consumer group session timeout")
+	fs.DurationVar(&f.heartbeat, "heartbeat-interval", queue.DefaultHeartbeatInterval, "consumer group heartbeat interval")
+	fs.DurationVar(&f.joinBackoff, "join-backoff", queue.DefaultJoinGroupBackoff, "pause before retrying a failed group join")
+	fs.DurationVar(&f.rebalance, "rebalance-timeout", queue.DefaultRebalanceTimeout, "how long the coordinator waits for members to rejoin in a rebalance")
+	fs.DurationVar(&f.idleInterval, "idle-interval", queue.DefaultIdleInterval, "how often an idle partition is checked for a file to close")
+	fs.IntVar(&f.fetchMaxBytes, "fetch-max-bytes", queue.DefaultFetchBytes, "bytes one fetch may return per partition; must exceed the largest record")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -80,7 +88,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	slog.SetDefault(log)
 	started := false
-	err = runWorker(ctx, f, log, func(*stream.Worker) { started = true })
+	err = runWorker(ctx, f, log, func() { started = true })
 	if err != nil && ctx.Err() != nil && !started {
 		// SIGTERM during start-up: nothing was consumed, nothing is lost.
 		log.Info("stopped during start-up", "err", err)
@@ -89,9 +97,22 @@ func cmdRun(ctx context.Context, args []string) error {
 	return err
 }
 
-// runWorker wires model, sink, queue and stream; ctx ending means "drain and
-// exit". onReady, when set, is called once the worker consumes.
-func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*stream.Worker)) error {
+// runWorker is `worker run`: validate, build, run. ctx ending means "drain
+// and exit". onReady, when set, is called once the worker consumes.
+func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func()) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	r, err := f.build(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	return r.run(ctx, onReady)
+}
+
+// validate checks the flags without touching the network.
+func (f *runFlags) validate() error {
 	if len(f.kafka.Brokers) == 0 {
 		return errors.New("--brokers (or NERSTREAM_BROKERS) is required")
 	}
@@ -101,36 +122,64 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	if err := f.kafka.Validate(); err != nil {
 		return err
 	}
-	from, err := queue.ParseFrom(f.from)
-	if err != nil {
+	if _, err := queue.ParseFrom(f.from); err != nil {
 		return err
 	}
 	if f.model.packing == "stream" {
 		return errors.New("--packing stream makes a document's output depend on its neighbours in a batch, which breaks reproducible files; use document or sentence")
 	}
-	m := metrics.New()
-	if err := m.Serve(ctx, f.metricsAddr, log); err != nil {
-		return err
+	return nil
+}
+
+// running is a built worker: every part wired, nothing consumed yet.
+type running struct {
+	log      *slog.Logger
+	m        *metrics.Metrics
+	shutdown time.Duration
+	info     []any // logged once running
+	closers  []func()
+	ann      *ner.Annotator
+	w        *stream.Worker
+	g        *queue.Group
+}
+
+func (r *running) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// build opens the model, the bucket, the dead-letter writer and the group,
+// failing fast with clear errors: an unusable bucket or broker stops start-up.
+func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err error) {
+	r := &running{log: log, m: metrics.New(), shutdown: f.shutdown}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if err := r.m.Serve(ctx, f.metricsAddr, log); err != nil {
+		return nil, err
 	}
 	b, sess, ann, err := f.model.open(log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer sess.Close()
-	ann.OnBatch = m.ObserveBatch
+	r.closers = append(r.closers, func() { sess.Close() })
+	ann.OnBatch = r.m.ObserveBatch
+	r.ann = ann
 
-	// Start-up checks fail fast with clear errors: bucket and broker.
 	store, err := sink.OpenBucket(ctx, f.out, sink.WithLogger(log))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer store.Close()
+	r.closers = append(r.closers, func() { store.Close() })
 	modelDir, err := sink.ModelDir(b.Name, b.Version)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := store.LastOffset(ctx, modelDir, f.topic, 0); err != nil {
-		return fmt.Errorf("output %s is not usable: %w", f.out, err)
+		return nil, fmt.Errorf("output %s is not usable: %w", f.out, err)
 	}
 	group := f.group
 	if group == "" {
@@ -142,95 +191,101 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	}
 	dlq, err := queue.NewDeadLetter(ctx, f.kafka.Brokers, dlqTopic, queue.WithConfig(f.kafka), queue.WithLogger(log))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer dlq.Close()
+	r.closers = append(r.closers, func() { dlq.Close() })
 
-	w, err := stream.New(stream.Config{
+	r.w, err = stream.New(stream.Config{
 		Topic: f.topic, ModelName: b.Name, ModelVersion: b.Version, ModelDir: modelDir,
 		FlushRecords: f.flushRecords, FlushBytes: f.flushBytes, FlushInterval: f.flushInterval, IdleGrace: f.idleGrace,
-	}, ann, store, dlq, m, log)
+	}, ann, store, dlq, r.m, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	g, err := queue.NewGroup(f.kafka.Brokers, f.topic, group,
+	from, _ := queue.ParseFrom(f.from) // validated
+	r.g, err = queue.NewGroup(f.kafka.Brokers, f.topic, group,
 		queue.WithConfig(f.kafka), queue.WithLogger(log), queue.WithFrom(from),
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
-		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval))
+		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval),
+		queue.WithFetchMaxBytes(f.fetchMaxBytes))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w.SetGroup(g)
-	if err := g.Ping(ctx); err != nil {
-		return err
+	if err := r.g.Ping(ctx); err != nil {
+		return nil, err
 	}
+	r.info = []any{"model", b.ID(), "device", sess.Device().String(), "topic", f.topic, "group", group,
+		"out", f.out, "dlq", dlqTopic, "flush_records", f.flushRecords, "flush_interval", f.flushInterval.String()}
+	return r, nil
+}
 
-	// The worker's own context outlives ctx by the shutdown timeout so that
-	// in-flight batches and uploads finish after SIGTERM.
+// run is the worker's lifecycle. Three parts run together: the consumer
+// group (fetch → Records), the stream worker (annotate → files → uploads)
+// and the lag reporter. The first of ctx ending or a part failing starts the
+// shutdown: leave the group (bounded by half the shutdown budget, since a
+// JoinGroup held by the broker can hang), stop the worker's input, and let
+// it upload every file whose boundary is final within the shutdown budget.
+// The worker's own context outlives ctx so that this drain can happen.
+func (r *running) run(ctx context.Context, onReady func()) error {
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
-	werr := make(chan error, 1)
-	go func() { werr <- w.Run(wctx) }()
-	gctx, gcancel := context.WithCancel(ctx)
-	defer gcancel()
-	gerr := make(chan error, 1)
-	go func() { gerr <- g.Run(gctx, w) }()
-	log.Info("worker running", "model", b.ID(), "device", sess.Device().String(), "topic", f.topic, "group", group,
-		"out", f.out, "dlq", dlqTopic, "flush_records", f.flushRecords, "flush_interval", f.flushInterval.String())
-	m.SetReady(true)
-	if onReady != nil {
-		onReady(w)
-	}
-	lagTick := time.NewTicker(5 * time.Second)
-	defer lagTick.Stop()
-	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down: stop fetching, drain, upload final files", "timeout", f.shutdown.String())
-			break loop
-		case err := <-gerr:
-			gerr = nil
-			if err != nil && ctx.Err() == nil {
-				runErr = fmt.Errorf("consumer group: %w", err)
-			}
-			break loop
-		case err := <-werr:
-			werr = nil
-			runErr = err
-			break loop
-		case <-lagTick.C:
-			m.SetLag(g.Lag())
+	eg, gctx := errgroup.WithContext(ctx)
+	left, drained := make(chan struct{}), make(chan struct{})
+	eg.Go(func() error { // consume
+		defer close(left)
+		if err := r.g.Run(gctx, r.w); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("consumer group: %w", err)
 		}
-	}
-	m.SetReady(false)
-	deadline := time.Now().Add(f.shutdown)
-	gcancel()
-	if gerr != nil {
-		// Partition loops stop with gctx; leaving the group can hang in a
-		// JoinGroup the broker holds for the rebalance timeout. Do not wait
-		// for that longer than the shutdown budget: the broker drops us after
-		// the session timeout anyway.
-		select {
-		case <-gerr:
-		case <-time.After(f.shutdown / 2):
-			log.Warn("consumer group did not leave in time; draining anyway")
+		return nil
+	})
+	eg.Go(func() error { // annotate, write, upload
+		defer close(drained)
+		if err := r.w.Run(wctx); err != nil && wctx.Err() == nil {
+			return err
 		}
-	}
-	if werr != nil {
-		w.Stop() // safe even if the group is still winding down
-		select {
-		case err := <-werr:
-			if runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
-				runErr = err
+		return nil
+	})
+	eg.Go(func() error { // report lag until shutdown
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				r.m.SetLag(r.g.Lag())
 			}
-		case <-time.After(time.Until(deadline)):
+		}
+	})
+	eg.Go(func() error { // shut down
+		<-gctx.Done()
+		r.m.SetReady(false)
+		if ctx.Err() != nil {
+			r.log.Info("shutting down: stop fetching, drain, upload final files", "timeout", r.shutdown.String())
+		}
+		deadline := time.NewTimer(r.shutdown)
+		defer deadline.Stop()
+		select {
+		case <-left:
+		case <-time.After(r.shutdown / 2):
+			r.log.Warn("consumer group did not leave in time; draining anyway")
+		}
+		r.w.Stop() // safe even if the group is still winding down
+		select {
+		case <-drained:
+			return nil
+		case <-deadline.C:
 			wcancel()
-			runErr = errors.Join(runErr, fmt.Errorf("shutdown took longer than %s; unfinished files are re-read by the next owner", f.shutdown))
+			return fmt.Errorf("shutdown took longer than %s; unfinished files are re-read by the next owner", r.shutdown)
 		}
+	})
+	r.log.Info("worker running", r.info...)
+	r.m.SetReady(true)
+	if onReady != nil {
+		onReady()
 	}
-	st := ann.Stats()
-	log.Info("worker stopped", "docs", st.Docs, "windows", st.Windows, "chunks", st.Chunks, "slot_utilization", st.SlotUtilization())
-	return runErr
+	err := eg.Wait()
+	st := r.ann.Stats()
+	r.log.Info("worker stopped", "docs", st.Docs, "windows", st.Windows, "chunks", st.Chunks, "slot_utilization", st.SlotUtilization())
+	return err
 }

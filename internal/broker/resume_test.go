@@ -15,7 +15,6 @@ import (
 
 type countHandler struct {
 	mu        sync.Mutex
-	g         *queue.Group
 	committed []int64
 	first     map[int]int64
 	n         int
@@ -23,7 +22,7 @@ type countHandler struct {
 	once      sync.Once
 }
 
-func (h *countHandler) Assigned(ctx context.Context, p int, committed int64) (int64, error) {
+func (h *countHandler) Assigned(ctx context.Context, _ queue.Partition, committed int64) (int64, error) {
 	h.mu.Lock()
 	h.committed = append(h.committed, committed)
 	h.mu.Unlock()
@@ -31,7 +30,8 @@ func (h *countHandler) Assigned(ctx context.Context, p int, committed int64) (in
 	return queue.UseDefault, nil
 }
 
-func (h *countHandler) Records(ctx context.Context, p int, recs []queue.Record) error {
+func (h *countHandler) Records(ctx context.Context, part queue.Partition, recs []queue.Record) error {
+	p := part.ID()
 	if len(recs) == 0 {
 		return nil
 	}
@@ -41,10 +41,10 @@ func (h *countHandler) Records(ctx context.Context, p int, recs []queue.Record) 
 	}
 	h.n += len(recs)
 	h.mu.Unlock()
-	return h.g.Commit(ctx, p, recs[len(recs)-1].Offset+1)
+	return part.Commit(ctx, recs[len(recs)-1].Offset+1)
 }
 
-func (h *countHandler) Revoked(int) {}
+func (h *countHandler) Revoked(queue.Partition) {}
 
 // TestDemoResume mimics two `worker demo` runs over one data dir: the second
 // run finds the records and resumes the group at its committed offsets,
@@ -84,7 +84,7 @@ func TestDemoResume(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				h := &countHandler{g: g, first: map[int]int64{}, assigned: make(chan struct{})}
+				h := &countHandler{first: map[int]int64{}, assigned: make(chan struct{})}
 				rctx, cancel := context.WithCancel(ctx)
 				done := make(chan error, 1)
 				start := time.Now()

@@ -19,6 +19,12 @@ func EnvName(flagName string) string {
 // Parse parses args into fs, then fills every flag not set on the command line
 // from its environment twin. Errors name the variable at fault.
 func Parse(fs *flag.FlagSet, args []string) error {
+	return ParseLookup(fs, args, os.LookupEnv)
+}
+
+// ParseLookup is Parse with the environment read through lookup (tests and
+// fuzzers pass a map instead of changing the process environment).
+func ParseLookup(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,7 +36,7 @@ func Parse(fs *flag.FlagSet, args []string) error {
 			return
 		}
 		env := EnvName(f.Name)
-		if v, ok := os.LookupEnv(env); ok {
+		if v, ok := lookup(env); ok {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}

@@ -1,14 +1,12 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/nerstream/nerstream/internal/broker"
 	"github.com/nerstream/nerstream/internal/eval"
+	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/queue"
 	"github.com/nerstream/nerstream/internal/sink"
@@ -52,134 +51,197 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	bundle, err := model.LoadBundle(cfg.Model)
+	d, err := newDemo(cfg)
 	if err != nil {
 		return err
 	}
-	mdir, err := sink.ModelDir(bundle.Name, bundle.Version)
-	if err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	outDir := filepath.Join(abs, "bucket")
-	for _, d := range []string{outDir, filepath.Join(abs, "logs")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
-	exe, producerBin := cfg.WorkerBin, cfg.ProducerBin
-	for _, b := range []string{exe, producerBin} {
-		if _, err := os.Stat(b); err != nil {
-			return fmt.Errorf("demo: %w (run make build)", err)
-		}
-	}
-	say := func(format string, a ...any) { fmt.Fprintf(cfg.Stderr, "demo: "+format+"\n", a...) }
-
 	// 1. Broker.
-	brk, err := broker.Start(ctx, broker.WithDataDir(filepath.Join(abs, "kafka")), broker.WithPartitions(cfg.Partitions),
+	brk, err := broker.Start(ctx, broker.WithDataDir(filepath.Join(d.dir, "kafka")), broker.WithPartitions(cfg.Partitions),
 		broker.WithGroupMinSessionTimeout(time.Second), broker.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return err
 	}
 	defer brk.Close()
-	addrs := strings.Join(brk.Addrs(), ",")
-	say("embedded Kafka-protocol broker on %s (data in %s)", addrs, brk.DataDir())
+	d.brokers = brk.Addrs()
+	d.say("embedded Kafka-protocol broker on %s (data in %s)", strings.Join(d.brokers, ","), brk.DataDir())
 
-	// 2. Topic, then workers.
-	if err := queue.EnsureTopic(ctx, queue.Config{Brokers: brk.Addrs()}, cfg.Topic, cfg.Partitions, 1); err != nil {
+	// 2. Topic, then workers; let the group settle before publishing, so
+	// that no worker annotates records only to lose their partition in the
+	// next rebalance.
+	if err := queue.EnsureTopic(ctx, queue.Config{Brokers: d.brokers}, cfg.Topic, cfg.Partitions, 1); err != nil {
 		return err
 	}
-	var procs []*exec.Cmd
-	var metricsAddrs []string
-	stopWorkers := func() {
-		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			p.Wait()
-		}
-		procs = nil
+	defer d.stopWorkers()
+	if err := d.startWorkers(); err != nil {
+		return err
 	}
-	defer stopWorkers()
-	for i := range cfg.Workers {
+	if err := d.waitAssigned(ctx); err != nil {
+		d.say("%v; publishing anyway", err)
+	}
+
+	// 3. Producer (publishes only files not published before).
+	t0 := time.Now()
+	if err := d.publish(ctx); err != nil {
+		return err
+	}
+
+	// 4. Wait until the bucket covers every record of every partition.
+	store, err := sink.OpenBucket(ctx, "file://"+d.outDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	total, err := d.waitCovered(ctx, store, t0)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(t0)
+	var wstats workerStats
+	for _, a := range d.metricsAddrs {
+		wstats.add(scrape(ctx, a))
+	}
+	d.stopWorkers()
+
+	// 5. Report.
+	rows, err := store.ReadAll(ctx, d.mdir)
+	if err != nil {
+		return err
+	}
+	return report(cfg.Stdout, rows, reportInput{
+		model: d.bundle.ID(), topic: cfg.Topic, outDir: d.outDir, mdir: d.mdir, records: total, elapsed: elapsed,
+		stats: wstats, gold: cfg.Gold, store: store,
+	})
+}
+
+// demo is one run's state: where things are and the worker processes.
+type demo struct {
+	cfg          Config
+	bundle       *model.Bundle
+	mdir         string // output directory of the model
+	dir, outDir  string // absolute data dir and bucket dir
+	brokers      []string
+	procs        []*exec.Cmd
+	logs         []*os.File
+	metricsAddrs []string
+}
+
+func newDemo(cfg Config) (*demo, error) {
+	bundle, err := model.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	mdir, err := sink.ModelDir(bundle.Name, bundle.Version)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &demo{cfg: cfg, bundle: bundle, mdir: mdir, dir: abs, outDir: filepath.Join(abs, "bucket")}
+	for _, dir := range []string{d.outDir, filepath.Join(abs, "logs")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	for _, b := range []string{cfg.WorkerBin, cfg.ProducerBin} {
+		if _, err := os.Stat(b); err != nil {
+			return nil, fmt.Errorf("demo: %w (run make build)", err)
+		}
+	}
+	return d, nil
+}
+
+func (d *demo) say(format string, a ...any) { fmt.Fprintf(d.cfg.Stderr, "demo: "+format+"\n", a...) }
+
+// startWorkers starts cfg.Workers `worker run` processes, each with its own
+// metrics address and log file.
+func (d *demo) startWorkers() error {
+	for i := range d.cfg.Workers {
 		port, err := freePort()
 		if err != nil {
 			return err
 		}
 		maddr := "127.0.0.1:" + strconv.Itoa(port)
-		metricsAddrs = append(metricsAddrs, maddr)
-		logPath := filepath.Join(abs, "logs", fmt.Sprintf("worker-%d.log", i))
+		logPath := filepath.Join(d.dir, "logs", fmt.Sprintf("worker-%d.log", i))
 		lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
 		}
-		defer lf.Close()
-		wc := exec.Command(exe, "run", "--brokers", addrs, "--topic", cfg.Topic, "--model", cfg.Model, "--out", "file://"+outDir,
-			"--group", "demo-"+bundle.ID(), "--metrics-addr", maddr, "--flush-records", "8", "--flush-interval", "5s",
+		d.logs = append(d.logs, lf)
+		wc := exec.Command(d.cfg.WorkerBin, "run", "--brokers", strings.Join(d.brokers, ","), "--topic", d.cfg.Topic, "--model", d.cfg.Model,
+			"--out", "file://"+d.outDir, "--group", "demo-"+d.bundle.ID(), "--metrics-addr", maddr, "--flush-records", "8", "--flush-interval", "5s",
 			"--idle-grace", "1s", "--idle-interval", "500ms", "--session-timeout", "6s", "--heartbeat-interval", "500ms",
 			"--join-backoff", "300ms", "--intra-threads", "1")
 		wc.Stdout, wc.Stderr = lf, lf
 		if err := wc.Start(); err != nil {
 			return err
 		}
-		procs = append(procs, wc)
-		say("worker %d: pid %d, metrics http://%s/metrics, log %s", i, wc.Process.Pid, maddr, logPath)
+		d.procs = append(d.procs, wc)
+		d.metricsAddrs = append(d.metricsAddrs, maddr)
+		d.say("worker %d: pid %d, metrics http://%s/metrics, log %s", i, wc.Process.Pid, maddr, logPath)
 	}
+	return nil
+}
 
-	// Let the group settle before publishing, so that no worker annotates
-	// records only to lose their partition in the next rebalance.
-	if err := waitAssigned(ctx, metricsAddrs, cfg.Partitions); err != nil {
-		say("%v; publishing anyway", err)
+// stopWorkers sends SIGTERM to every worker and waits for them (idempotent).
+func (d *demo) stopWorkers() {
+	for _, p := range d.procs {
+		p.Process.Signal(syscall.SIGTERM)
 	}
+	for _, p := range d.procs {
+		p.Wait()
+	}
+	for _, l := range d.logs {
+		l.Close()
+	}
+	d.procs, d.logs = nil, nil
+}
 
-	// 3. Producer (publishes only files not published before).
-	t0 := time.Now()
+// publish runs the producer over cfg.Input.
+func (d *demo) publish(ctx context.Context) error {
 	var inputs []string
-	for _, p := range strings.Split(cfg.Input, ",") {
+	for _, p := range strings.Split(d.cfg.Input, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			inputs = append(inputs, p)
 		}
 	}
-	pargs := append([]string{"pubmed", "--brokers", addrs, "--topic", cfg.Topic, "--partitions", strconv.Itoa(cfg.Partitions),
-		"--manifest", filepath.Join(abs, "manifest.json"), "--rejects", filepath.Join(abs, "rejects.jsonl"), "--log-level", "warn"}, inputs...)
-	say("producer %s", strings.Join(pargs, " "))
-	pc := exec.CommandContext(ctx, producerBin, pargs...)
-	pc.Stdout, pc.Stderr = cfg.Stderr, cfg.Stderr
+	pargs := append([]string{"pubmed", "--brokers", strings.Join(d.brokers, ","), "--topic", d.cfg.Topic, "--partitions", strconv.Itoa(d.cfg.Partitions),
+		"--manifest", filepath.Join(d.dir, "manifest.json"), "--rejects", filepath.Join(d.dir, "rejects.jsonl"), "--log-level", "warn"}, inputs...)
+	d.say("producer %s", strings.Join(pargs, " "))
+	pc := exec.CommandContext(ctx, d.cfg.ProducerBin, pargs...)
+	pc.Stdout, pc.Stderr = d.cfg.Stderr, d.cfg.Stderr
 	if err := pc.Run(); err != nil {
 		return fmt.Errorf("demo: producer: %w", err)
 	}
+	return nil
+}
 
-	// 4. Wait until the bucket covers every record of every partition.
-	store, err := sink.OpenBucket(ctx, "file://"+outDir)
+// waitCovered shows progress until the bucket's files cover every record of
+// the topic, and returns the number of records.
+func (d *demo) waitCovered(ctx context.Context, store *sink.Store, t0 time.Time) (int64, error) {
+	hwm, err := queue.HighWatermarks(ctx, queue.Config{Brokers: d.brokers}, d.cfg.Topic)
 	if err != nil {
-		return err
-	}
-	defer store.Close()
-	qcfg := queue.Config{Brokers: brk.Addrs()}
-	hwm, err := queue.HighWatermarks(ctx, qcfg, cfg.Topic)
-	if err != nil {
-		return err
+		return 0, err
 	}
 	var total int64
 	for _, h := range hwm {
 		total += h
 	}
 	var bar *progressbar.ProgressBar
-	if f, ok := cfg.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := d.cfg.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar = progressbar.NewOptions64(total, progressbar.OptionSetDescription("records annotated and stored"),
-			progressbar.OptionSetWriter(cfg.Stderr), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWriter(d.cfg.Stderr), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish())
+		defer bar.Finish()
 	}
 	var lastLine time.Time
 	for {
 		var done int64
 		for p := range hwm {
-			last, ok, err := store.LastOffset(ctx, mdir, cfg.Topic, p)
+			last, ok, err := store.LastOffset(ctx, d.mdir, d.cfg.Topic, p)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if ok {
 				done += last + 1
@@ -188,56 +250,37 @@ func Run(ctx context.Context, cfg Config) error {
 		if bar != nil {
 			bar.Set64(done)
 		} else if time.Since(lastLine) >= 2*time.Second || done >= total {
-			say("%d of %d records annotated and stored (%s)", done, total, time.Since(t0).Round(time.Second))
+			d.say("%d of %d records annotated and stored (%s)", done, total, time.Since(t0).Round(time.Second))
 			lastLine = time.Now()
 		}
 		if done >= total {
-			break
+			return total, nil
 		}
-		for i, p := range procs {
+		for i, p := range d.procs {
 			if p.ProcessState != nil {
-				return fmt.Errorf("demo: worker %d exited early; see its log", i)
+				return 0, fmt.Errorf("demo: worker %d exited early; see its log", i)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("demo: output covers %d of %d records after %s: %w", done, total, time.Since(t0).Round(time.Second), ctx.Err())
+			return 0, fmt.Errorf("demo: output covers %d of %d records after %s: %w", done, total, time.Since(t0).Round(time.Second), ctx.Err())
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(t0)
-	if bar != nil {
-		bar.Finish()
-	}
-	var wstats workerStats
-	for _, a := range metricsAddrs {
-		wstats.add(scrape(a))
-	}
-	stopWorkers()
-
-	// 5. Report.
-	rows, err := store.ReadAll(ctx, mdir)
-	if err != nil {
-		return err
-	}
-	return report(cfg.Stdout, rows, reportInput{
-		model: bundle.ID(), topic: cfg.Topic, outDir: outDir, mdir: mdir, records: total, elapsed: elapsed,
-		stats: wstats, gold: cfg.Gold, store: store,
-	})
 }
 
 // waitAssigned waits until every worker owns a partition and together they
 // own all of them (nerstream_assigned_partitions), or 60 s pass.
-func waitAssigned(ctx context.Context, addrs []string, partitions int) error {
+func (d *demo) waitAssigned(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		total, all := 0, true
-		for _, a := range addrs {
-			n := int(scrape(a).partitions)
+		for _, a := range d.metricsAddrs {
+			n := int(scrape(ctx, a).partitions)
 			total += n
 			all = all && n > 0
 		}
-		if total == partitions && (all || len(addrs) > partitions) {
+		if total == d.cfg.Partitions && (all || len(d.metricsAddrs) > d.cfg.Partitions) {
 			return nil
 		}
 		select {
@@ -271,45 +314,16 @@ func (s *workerStats) add(o workerStats) {
 	s.used += o.used
 }
 
-func scrape(addr string) workerStats {
-	var s workerStats
-	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
+// scrape reads one worker's counters (zero when it does not answer).
+func scrape(ctx context.Context, addr string) workerStats {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	s, err := metrics.Scrape(ctx, addr)
 	if err != nil {
-		return s
+		return workerStats{}
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, val, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(name, "nerstream_documents_total"):
-			s.docs += v
-		case name == "nerstream_batches_total":
-			s.batches = v
-		case name == "nerstream_windows_total":
-			s.windows = v
-		case name == "nerstream_assigned_partitions":
-			s.partitions = v
-		case name == "nerstream_token_slots_total":
-			s.slots = v
-		case name == "nerstream_token_slots_used_total":
-			s.used = v
-		}
-	}
-	return s
+	return workerStats{docs: s[metrics.NameDocuments], windows: s[metrics.NameWindows], batches: s[metrics.NameBatches],
+		slots: s[metrics.NameTokenSlots], used: s[metrics.NameTokenSlotsUsed], partitions: s[metrics.NamePartitions]}
 }
 
 type reportInput struct {

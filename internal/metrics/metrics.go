@@ -16,6 +16,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Metric names: the one place they are spelled (dashboards, alerts, the
+// demo and tests read them through these).
+const (
+	NameRecords         = "nerstream_records_total"
+	NameDocuments       = "nerstream_documents_total"
+	NameWindows         = "nerstream_windows_total"
+	NameBatches         = "nerstream_batches_total"
+	NameTokenSlots      = "nerstream_token_slots_total"
+	NameTokenSlotsUsed  = "nerstream_token_slots_used_total"
+	NameSlotUtilization = "nerstream_slot_utilization_ratio"
+	NameChunks          = "nerstream_chunks_total"
+	NameBatchSeconds    = "nerstream_batch_duration_seconds"
+	NameDeadLetters     = "nerstream_dead_letters_total"
+	NameUploads         = "nerstream_uploads_total"
+	NameUploadErrors    = "nerstream_upload_errors_total"
+	NameUploadSeconds   = "nerstream_upload_duration_seconds"
+	NameUploadRows      = "nerstream_upload_rows_total"
+	NameLag             = "nerstream_consumer_lag_records"
+	NamePartitions      = "nerstream_assigned_partitions"
+)
+
 // Metrics holds the worker's collectors on their own registry.
 type Metrics struct {
 	Registry        *prometheus.Registry
@@ -46,24 +67,24 @@ func New() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{Registry: r}
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
-	m.Records = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_records_total", Help: "Kafka records processed."})
-	m.Docs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_documents_total", Help: "Documents processed, by op."}, []string{"op"})
-	m.Windows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_windows_total", Help: "128-wordpiece windows run through the model."})
-	m.Batches = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_batches_total", Help: "Fixed-shape model batches run."})
-	m.TokenSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_token_slots_total", Help: "Token slots offered by batches (B*T each)."})
-	m.UsedSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_token_slots_used_total", Help: "Token slots holding real tokens ([CLS]/[SEP] included)."})
-	m.SlotUtilization = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_slot_utilization_ratio", Help: "Real tokens / token slots since start."})
-	m.Chunks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_chunks_total", Help: "Entity chunks written, by label."}, []string{"label"})
-	m.BatchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_batch_duration_seconds", Help: "Model latency per batch.",
+	m.Records = prometheus.NewCounter(prometheus.CounterOpts{Name: NameRecords, Help: "Kafka records processed."})
+	m.Docs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDocuments, Help: "Documents processed, by op."}, []string{"op"})
+	m.Windows = prometheus.NewCounter(prometheus.CounterOpts{Name: NameWindows, Help: "128-wordpiece windows run through the model."})
+	m.Batches = prometheus.NewCounter(prometheus.CounterOpts{Name: NameBatches, Help: "Fixed-shape model batches run."})
+	m.TokenSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: NameTokenSlots, Help: "Token slots offered by batches (B*T each)."})
+	m.UsedSlots = prometheus.NewCounter(prometheus.CounterOpts{Name: NameTokenSlotsUsed, Help: "Token slots holding real tokens ([CLS]/[SEP] included)."})
+	m.SlotUtilization = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameSlotUtilization, Help: "Real tokens / token slots since start."})
+	m.Chunks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameChunks, Help: "Entity chunks written, by label."}, []string{"label"})
+	m.BatchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameBatchSeconds, Help: "Model latency per batch.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
-	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_dead_letters_total", Help: "Records or documents sent to the dead-letter topic, by reason."}, []string{"reason"})
-	m.Uploads = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_uploads_total", Help: "Parquet files uploaded."})
-	m.UploadErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_errors_total", Help: "Uploads that failed after retries."})
-	m.UploadSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_upload_duration_seconds", Help: "Encode+upload time per Parquet file.",
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDeadLetters, Help: "Records or documents sent to the dead-letter topic, by reason."}, []string{"reason"})
+	m.Uploads = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploads, Help: "Parquet files uploaded."})
+	m.UploadErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploadErrors, Help: "Uploads that failed after retries."})
+	m.UploadSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameUploadSeconds, Help: "Encode+upload time per Parquet file.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)})
-	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_rows_total", Help: "Rows written to Parquet files."})
-	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_consumer_lag_records", Help: "High watermark minus next offset, by partition."}, []string{"partition"})
-	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_assigned_partitions", Help: "Partitions owned by this worker."})
+	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploadRows, Help: "Rows written to Parquet files."})
+	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameLag, Help: "High watermark minus next offset, by partition."}, []string{"partition"})
+	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: NamePartitions, Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {

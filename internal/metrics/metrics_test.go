@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -45,5 +46,28 @@ func TestHandlerServesNamedMetricsAndHealth(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+func TestScrapeSumsFamilies(t *testing.T) {
+	m := New()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	m.ObserveBatch(3, 300, 1000, 40*time.Millisecond)
+	m.SetLag(map[int]int64{0: 5, 3: 7})
+	m.Docs.WithLabelValues("upsert").Add(4)
+	m.Docs.WithLabelValues("delete").Add(1)
+	s, err := Scrape(context.Background(), strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{NameLag: 12, NameDocuments: 5, NameWindows: 3, NameBatchSeconds: 1, NamePartitions: 0} {
+		got, ok := s[name]
+		if !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, err := Scrape(context.Background(), "127.0.0.1:1"); err == nil {
+		t.Error("scrape of a closed port succeeded")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +19,8 @@ import (
 )
 
 // Environment variable names shared by the producer, the worker and the
-// deployment manifests. [ConfigFromEnv] reads them; [Config.RegisterFlags]
-// uses them as flag defaults.
+// deployment manifests: the environment twins (config.EnvName) of the flags
+// [Config.RegisterFlags] registers, read by config.Parse.
 const (
 	EnvBrokers       = "NERSTREAM_BROKERS"              // comma-separated host:port list
 	EnvClientID      = "NERSTREAM_KAFKA_CLIENT_ID"      // client id sent to the brokers
@@ -81,50 +80,6 @@ type Config struct {
 	SASLUsername, SASLPassword string
 }
 
-// ConfigFromEnv builds a Config from the NERSTREAM_* environment variables
-// (see EnvBrokers and friends) and validates it. Unset variables leave the
-// zero value.
-func ConfigFromEnv() (Config, error) {
-	return configFromLookup(os.LookupEnv)
-}
-
-func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
-	var c Config
-	c.Brokers = SplitBrokers(get(EnvBrokers))
-	c.ClientID = get(EnvClientID)
-	var err error
-	if c.TLS, err = envBool(EnvTLS, get(EnvTLS)); err != nil {
-		return Config{}, err
-	}
-	if c.TLSInsecureSkipVerify, err = envBool(EnvTLSInsecure, get(EnvTLSInsecure)); err != nil {
-		return Config{}, err
-	}
-	c.TLSCAFile = get(EnvTLSCA)
-	c.TLSCertFile = get(EnvTLSCert)
-	c.TLSKeyFile = get(EnvTLSKey)
-	c.SASLMechanism = get(EnvSASLMechanism)
-	c.SASLUsername = get(EnvSASLUsername)
-	if v, ok := lookup(EnvSASLPassword); ok { // passwords keep their spaces
-		c.SASLPassword = v
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("kafka config from environment: %w", err)
-	}
-	return c, nil
-}
-
-func envBool(name, v string) (bool, error) {
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("environment variable %s=%q: want true or false", name, v)
-	}
-	return b, nil
-}
-
 // SplitBrokers splits a comma-separated broker list, dropping blanks.
 func SplitBrokers(s string) []string {
 	var out []string
@@ -139,12 +94,13 @@ func SplitBrokers(s string) []string {
 // RegisterFlags registers -brokers, -kafka-client-id, -kafka-tls,
 // -kafka-tls-ca, -kafka-tls-cert, -kafka-tls-key, -kafka-tls-insecure,
 // -kafka-sasl-mechanism, -kafka-sasl-username and -kafka-sasl-password on fs,
-// writing into c. The current values of c are the defaults, so the usual
-// pattern is:
+// writing into c. The current values of c are the defaults. Every command
+// parses with config.Parse, so each flag is also read from its environment
+// twin (the Env* constants) when it is not on the command line:
 //
-//	cfg, err := queue.ConfigFromEnv() // env first
-//	cfg.RegisterFlags(fs)             // flags override
-//	fs.Parse(args)
+//	var cfg queue.Config
+//	cfg.RegisterFlags(fs)
+//	err := config.Parse(fs, args) // flags, then NERSTREAM_* twins
 //	err = cfg.Validate()
 //
 // The password flag exists for completeness; prefer the environment variable

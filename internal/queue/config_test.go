@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nerstream/nerstream/internal/config"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -26,7 +28,23 @@ func lookupMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-func TestConfigFromEnv(t *testing.T) {
+// configFromLookup is what every command does: register the Kafka flags,
+// parse args then the NERSTREAM_* environment twins, validate.
+func configFromLookup(lookup func(string) (string, bool), args ...string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterFlags(fs)
+	if err := config.ParseLookup(fs, args, lookup); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func TestConfigFromEnvTwins(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -69,21 +87,32 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 func TestRegisterFlagsOverrideEnv(t *testing.T) {
-	cfg, err := configFromLookup(lookupMap(map[string]string{EnvBrokers: "env:1", EnvClientID: "from-env", EnvSASLMechanism: "plain", EnvSASLUsername: "u"}))
+	cfg, err := configFromLookup(lookupMap(map[string]string{EnvBrokers: "env:1", EnvClientID: "from-env", EnvSASLMechanism: "plain", EnvSASLUsername: "u"}),
+		"-brokers", "a:1,b:2", "-kafka-tls-ca", "/ca", "-kafka-sasl-password", "secret")
 	if err != nil {
-		t.Fatal(err)
-	}
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-brokers", "a:1,b:2", "-kafka-tls-ca", "/ca", "-kafka-sasl-password", "secret"}); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Brokers: []string{"a:1", "b:2"}, ClientID: "from-env", TLSCAFile: "/ca", SASLMechanism: "plain", SASLUsername: "u", SASLPassword: "secret"}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+}
+
+// TestEnvConstantsAreFlagTwins: the Env* names used by the deployment
+// manifests are exactly the environment twins of the registered flags.
+func TestEnvConstantsAreFlagTwins(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	twins := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { twins[config.EnvName(f.Name)] = true })
+	for _, env := range []string{EnvBrokers, EnvClientID, EnvTLS, EnvTLSCA, EnvTLSCert, EnvTLSKey, EnvTLSInsecure, EnvSASLMechanism, EnvSASLUsername, EnvSASLPassword} {
+		if !twins[env] {
+			t.Errorf("%s is not the environment twin of any Kafka flag", env)
+		}
+	}
+	if len(twins) != 10 {
+		t.Errorf("%d Kafka flags, want 10 (one per Env* constant)", len(twins))
 	}
 }
 
@@ -159,7 +188,7 @@ func TestSecureCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := newRecHandler("sec")
-			h.g, h.commit = g, true
+			h.commit = true
 			stop := runGroup(t, g, h)
 			waitFor(t, 15*time.Second, "10 records over "+tc.name, func() bool { return h.total() == 10 })
 			if err := stop(); err != nil {
@@ -216,7 +245,7 @@ func selfSignedTLS(t *testing.T) (string, *tls.Config) {
 	return caFile, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 }
 
-func FuzzConfigFromEnv(f *testing.F) {
+func FuzzConfigFromEnvTwins(f *testing.F) {
 	f.Add("k:1,k2:2", "true", "plain", "u", "/ca")
 	f.Add(",,", "", "", "", "")
 	f.Add("[::1]:9092", "0", "SCRAM-SHA-256", "", "x")
@@ -228,7 +257,7 @@ func FuzzConfigFromEnv(f *testing.F) {
 			return
 		}
 		if cfg.Validate() != nil {
-			t.Fatalf("ConfigFromEnv returned a config that fails Validate: %+v", cfg)
+			t.Fatalf("the environment gave a config that fails Validate: %+v", cfg)
 		}
 		for _, b := range cfg.Brokers {
 			if b == "" || strings.Contains(b, ",") || strings.TrimSpace(b) != b {

@@ -17,8 +17,8 @@
 //   - [DeadLetter] forwards a failed record with nerstream-* headers that
 //     name the source topic, partition, offset, cause and time.
 //   - [Config] carries brokers, TLS and SASL (plain, SCRAM-SHA-256/512);
-//     [ConfigFromEnv] and [Config.RegisterFlags] give every command the
-//     same NERSTREAM_* variables and flags. [EnsureTopic] creates topics.
+//     [Config.RegisterFlags] gives every command the same flags, and
+//     config.Parse their NERSTREAM_* environment twins. [EnsureTopic] creates topics.
 //
 // # Rebalances
 //

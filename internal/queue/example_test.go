@@ -13,45 +13,41 @@ import (
 type storage struct{ next map[int]int64 }
 
 type worker struct {
-	g     *queue.Group
 	store *storage
 }
 
 // Assigned resumes where storage says; with nothing stored it lets the
 // group decide (committed offset, else earliest).
-func (w *worker) Assigned(ctx context.Context, partition int, committed int64) (int64, error) {
-	if next, ok := w.store.next[partition]; ok {
+func (w *worker) Assigned(ctx context.Context, p queue.Partition, committed int64) (int64, error) {
+	if next, ok := w.store.next[p.ID()]; ok {
 		return next, nil
 	}
 	return queue.UseDefault, nil
 }
 
-func (w *worker) Records(ctx context.Context, partition int, recs []queue.Record) error {
+func (w *worker) Records(ctx context.Context, p queue.Partition, recs []queue.Record) error {
 	if len(recs) == 0 {
 		return nil // idle: flush buffered output here
 	}
 	// ... process and upload, then record progress and commit for lag ...
 	next := recs[len(recs)-1].Offset + 1
-	w.store.next[partition] = next
-	if err := w.g.Commit(ctx, partition, next); err != nil {
+	w.store.next[p.ID()] = next
+	if err := p.Commit(ctx, next); err != nil {
 		log.Printf("commit (lag only): %v", err) // ErrNotOwner after a revoke is harmless
 	}
 	return nil
 }
 
-func (w *worker) Revoked(partition int) {}
+func (w *worker) Revoked(p queue.Partition) {}
 
 func ExampleGroup() {
-	cfg, err := queue.ConfigFromEnv() // NERSTREAM_BROKERS, TLS, SASL
-	if err != nil {
-		log.Fatal(err)
-	}
-	g, err := queue.NewGroup(nil, "documents", "nerstream-workers",
+	cfg := queue.Config{ClientID: "example", TLS: true} // usually from flags: Config.RegisterFlags
+	g, err := queue.NewGroup([]string{"localhost:9092"}, "documents", "nerstream-workers",
 		queue.WithConfig(cfg), queue.WithIdleInterval(10*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
-	w := &worker{g: g, store: &storage{next: map[int]int64{}}}
+	w := &worker{store: &storage{next: map[int]int64{}}} // complete before the group runs it
 	if err := g.Run(context.Background(), w); err != nil {
 		log.Fatal(err)
 	}

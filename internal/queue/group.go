@@ -84,15 +84,35 @@ type Record struct {
 	HighWaterMark int64
 }
 
+// Partition is the handle a [Handler] receives for one partition it owns in
+// one generation of the group: everything the handler needs to commit
+// progress and to ask the broker about the partition, so a handler is
+// complete when it is built and never needs the [Group] itself. Its methods
+// are safe for concurrent use. After the partition is revoked the handle
+// stays valid but Commit fails with [ErrNotOwner].
+type Partition interface {
+	// Topic is the topic the partition belongs to.
+	Topic() string
+	// ID is the partition number.
+	ID() int
+	// Commit records next (the offset of the next record to process) as
+	// the group's committed offset; see [Group.Commit].
+	Commit(ctx context.Context, next int64) error
+	// HighWatermark asks the broker for the partition's high-water mark
+	// now; see [Group.HighWatermark].
+	HighWatermark(ctx context.Context) (int64, error)
+}
+
 // Handler receives the partitions and records of a [Group]. Methods for
 // different partitions are called concurrently; for one partition they are
-// called in order: Assigned, then Records any number of times, then Revoked.
+// called in order: Assigned, then Records any number of times, then Revoked,
+// all with the same [Partition] handle.
 type Handler interface {
 	// Assigned is called when the member gains a partition in a
 	// generation. committed is the group's committed offset (NoCommit, -1,
 	// if none). It returns the offset to start reading from, or UseDefault
 	// to apply the group's From setting. An error stops [Group.Run].
-	Assigned(ctx context.Context, partition int, committed int64) (int64, error)
+	Assigned(ctx context.Context, p Partition, committed int64) (int64, error)
 	// Records delivers records of one partition in offset order; while it
 	// blocks, no more records of the partition are fetched (backpressure).
 	// ctx is cancelled when the partition is revoked or the generation
@@ -100,12 +120,27 @@ type Handler interface {
 	// records arrive for the idle interval, Records is called with an
 	// empty slice so the handler can flush. An error returned while ctx is
 	// still live stops [Group.Run].
-	Records(ctx context.Context, partition int, recs []Record) error
+	Records(ctx context.Context, p Partition, recs []Record) error
 	// Revoked is called once the partition's fetch loop has stopped (after
 	// the last Records returned). Commits made during Revoked are still
 	// attempted; after it returns, Commit for the partition fails with
 	// ErrNotOwner.
-	Revoked(partition int)
+	Revoked(p Partition)
+}
+
+// partition is the Group's [Partition] handle.
+type partition struct {
+	g  *Group
+	id int
+}
+
+func (p partition) Topic() string { return p.g.topic }
+func (p partition) ID() int       { return p.id }
+func (p partition) Commit(ctx context.Context, next int64) error {
+	return p.g.Commit(ctx, p.id, next)
+}
+func (p partition) HighWatermark(ctx context.Context) (int64, error) {
+	return p.g.HighWatermark(ctx, p.id)
 }
 
 // Group is one member of a Kafka consumer group reading one topic. The
@@ -132,20 +167,28 @@ type Group struct {
 
 // Defaults for [NewGroup].
 const (
-	DefaultIdleInterval = 5 * time.Second
-	DefaultMaxBatch     = 256
-	DefaultFetchBytes   = 16 << 20
+	DefaultSessionTimeout    = 30 * time.Second
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultRebalanceTimeout  = 30 * time.Second
+	DefaultJoinGroupBackoff  = time.Second
+	DefaultIdleInterval      = 5 * time.Second
+	DefaultMaxBatch          = 256
+	DefaultFetchBytes        = 16 << 20
 )
 
 // NewGroup validates the settings and returns a member for groupID reading
 // topic. It does not contact the brokers; [Group.Run] does.
 func NewGroup(brokers []string, topic, groupID string, opts ...GroupOption) (*Group, error) {
 	o := groupOptions{
-		idleInterval:  DefaultIdleInterval,
-		maxBatch:      DefaultMaxBatch,
-		fetchMaxBytes: DefaultFetchBytes,
-		fetchMaxWait:  500 * time.Millisecond,
-		retryBackoff:  500 * time.Millisecond,
+		sessionTimeout:    DefaultSessionTimeout,
+		heartbeatInterval: DefaultHeartbeatInterval,
+		rebalanceTimeout:  DefaultRebalanceTimeout,
+		joinBackoff:       DefaultJoinGroupBackoff,
+		idleInterval:      DefaultIdleInterval,
+		maxBatch:          DefaultMaxBatch,
+		fetchMaxBytes:     DefaultFetchBytes,
+		fetchMaxWait:      500 * time.Millisecond,
+		retryBackoff:      500 * time.Millisecond,
 	}
 	for _, opt := range opts {
 		opt.applyGroup(&o)
@@ -350,7 +393,7 @@ func (g *Group) startGeneration(runCtx context.Context, fail context.CancelCause
 	g.logger.Info("consumer group generation", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
 
 	for _, pa := range parts {
-		partition, committed := pa.ID, pa.Offset
+		part, committed := partition{g: g, id: pa.ID}, pa.Offset
 		if committed < 0 {
 			committed = NoCommit
 		}
@@ -365,17 +408,17 @@ func (g *Group) startGeneration(runCtx context.Context, fail context.CancelCause
 			stop := context.AfterFunc(gctx, pcancel)
 			defer stop()
 			defer pcancel()
-			err := g.consumePartition(pctx, h, partition, committed)
+			err := g.consumePartition(pctx, h, part, committed)
 			live := pctx.Err() == nil
-			h.Revoked(partition)
+			h.Revoked(part)
 			g.mu.Lock()
 			if g.gen == gen {
-				delete(g.owned, partition)
+				delete(g.owned, part.id)
 			}
-			delete(g.lag, partition)
+			delete(g.lag, part.id)
 			g.mu.Unlock()
 			if err != nil && live {
-				fail(fmt.Errorf("topic %s partition %d: %w", g.topic, partition, err))
+				fail(fmt.Errorf("topic %s partition %d: %w", g.topic, part.id, err))
 			}
 		})
 	}
@@ -383,8 +426,9 @@ func (g *Group) startGeneration(runCtx context.Context, fail context.CancelCause
 
 // consumePartition runs the fetch loop of one partition until ctx ends or
 // the handler fails.
-func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, committed int64) error {
-	start, err := h.Assigned(ctx, partition, committed)
+func (g *Group) consumePartition(ctx context.Context, h Handler, part partition, committed int64) error {
+	partition := part.id
+	start, err := h.Assigned(ctx, part, committed)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -442,7 +486,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, 
 		g.setLag(partition, resp.HighWatermark-next)
 		for len(recs) > 0 {
 			n := min(len(recs), g.o.maxBatch)
-			if err := h.Records(ctx, partition, recs[:n]); err != nil {
+			if err := h.Records(ctx, part, recs[:n]); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -452,7 +496,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, 
 			lastDelivery = time.Now()
 		}
 		if g.o.idleInterval > 0 && time.Since(lastDelivery) >= g.o.idleInterval && ctx.Err() == nil {
-			if err := h.Records(ctx, partition, []Record{}); err != nil {
+			if err := h.Records(ctx, part, []Record{}); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}

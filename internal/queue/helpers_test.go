@@ -50,7 +50,6 @@ type assignCall struct {
 // recHandler records every call. It optionally commits after each batch.
 type recHandler struct {
 	name   string
-	g      *Group
 	commit bool
 	start  func(partition int, committed int64) int64 // nil: UseDefault
 	fail   error                                      // returned from Records when set
@@ -60,14 +59,16 @@ type recHandler struct {
 	revoked  []int
 	recs     map[int][]Record
 	idle     map[int]int
+	idleAt   map[int][]time.Time // when each idle call arrived
 	active   map[int]bool
 }
 
 func newRecHandler(name string) *recHandler {
-	return &recHandler{name: name, recs: map[int][]Record{}, idle: map[int]int{}, active: map[int]bool{}}
+	return &recHandler{name: name, recs: map[int][]Record{}, idle: map[int]int{}, idleAt: map[int][]time.Time{}, active: map[int]bool{}}
 }
 
-func (h *recHandler) Assigned(ctx context.Context, partition int, committed int64) (int64, error) {
+func (h *recHandler) Assigned(ctx context.Context, p Partition, committed int64) (int64, error) {
+	partition := p.ID()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.active[partition] {
@@ -81,7 +82,8 @@ func (h *recHandler) Assigned(ctx context.Context, partition int, committed int6
 	return UseDefault, nil
 }
 
-func (h *recHandler) Records(ctx context.Context, partition int, recs []Record) error {
+func (h *recHandler) Records(ctx context.Context, p Partition, recs []Record) error {
+	partition := p.ID()
 	h.mu.Lock()
 	if h.fail != nil {
 		h.mu.Unlock()
@@ -89,18 +91,20 @@ func (h *recHandler) Records(ctx context.Context, partition int, recs []Record) 
 	}
 	if len(recs) == 0 {
 		h.idle[partition]++
+		h.idleAt[partition] = append(h.idleAt[partition], time.Now())
 	}
 	h.recs[partition] = append(h.recs[partition], recs...)
 	h.mu.Unlock()
 	if h.commit && len(recs) > 0 {
-		if err := h.g.Commit(ctx, partition, recs[len(recs)-1].Offset+1); err != nil && ctx.Err() == nil {
+		if err := p.Commit(ctx, recs[len(recs)-1].Offset+1); err != nil && ctx.Err() == nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *recHandler) Revoked(partition int) {
+func (h *recHandler) Revoked(p Partition) {
+	partition := p.ID()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.active[partition] = false

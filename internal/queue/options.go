@@ -132,7 +132,7 @@ func WithRebalanceTimeout(d time.Duration) GroupSetting {
 }
 
 // WithJoinGroupBackoff sets the pause before retrying a failed join
-// (default 5 s in kafka-go; lower it for tests and fast restarts).
+// (default 1 s).
 func WithJoinGroupBackoff(d time.Duration) GroupSetting {
 	return func(g *groupOptions) { g.joinBackoff = d }
 }

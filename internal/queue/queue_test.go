@@ -145,8 +145,7 @@ func TestRebalanceMovesPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	ha, hb := newRecHandler("a"), newRecHandler("b")
-	ha.g, ha.commit = ga, true
-	hb.g, hb.commit = gb, true
+	ha.commit, hb.commit = true, true
 	stopA := runGroup(t, ga, ha)
 	stopB := runGroup(t, gb, hb)
 	waitFor(t, 20*time.Second, "both members own 2 partitions and all records are read", func() bool {
@@ -312,31 +311,41 @@ func TestAssignedOffsetHonoured(t *testing.T) {
 	}
 }
 
-// TestIdleDelivery: an empty partition gets empty Records calls at roughly
-// the idle interval.
+// TestIdleDelivery: an empty partition gets empty Records calls, never
+// closer together than the idle interval.
 func TestIdleDelivery(t *testing.T) {
 	brokers := startBroker(t)
 	if err := EnsureTopic(context.Background(), Config{Brokers: brokers}, "quiet", 2, 1); err != nil {
 		t.Fatal(err)
 	}
-	g, err := NewGroup(brokers, "quiet", "idle", fastGroup(WithIdleInterval(200*time.Millisecond))...)
+	const interval = 200 * time.Millisecond
+	g, err := NewGroup(brokers, "quiet", "idle", fastGroup(WithIdleInterval(interval))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := newRecHandler("idle")
 	stop := runGroup(t, g, h)
 	waitFor(t, 10*time.Second, "partitions assigned", func() bool { return len(h.activeParts()) == 2 })
-	time.Sleep(1100 * time.Millisecond)
+	waitFor(t, 15*time.Second, "4 idle calls on each partition", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.idle[0] >= 4 && h.idle[1] >= 4
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for p := 0; p < 2; p++ {
-		// ~5 expected in 1.1 s; allow slack for a loaded machine, but
-		// more than one per 100 ms would mean the interval is ignored.
-		if n := h.idle[p]; n < 2 || n > 11 {
-			t.Errorf("partition %d: %d idle calls in ~1.1 s at a 200 ms interval", p, n)
+		at := h.idleAt[p]
+		for i := 1; i < len(at); i++ {
+			// The loop waits a full interval after each delivery returns.
+			if gap := at[i].Sub(at[i-1]); gap < interval {
+				t.Errorf("partition %d: idle calls %d and %d only %v apart, interval %v", p, i-1, i, gap, interval)
+			}
+		}
+		if len(h.recs[p]) != 0 {
+			t.Errorf("partition %d: %d records delivered from an empty topic", p, len(h.recs[p]))
 		}
 	}
 }
@@ -536,8 +545,8 @@ type blockingHandler struct {
 	blocked atomic.Int32
 }
 
-func (h *blockingHandler) Records(ctx context.Context, partition int, recs []Record) error {
-	if err := h.recHandler.Records(ctx, partition, recs); err != nil {
+func (h *blockingHandler) Records(ctx context.Context, p Partition, recs []Record) error {
+	if err := h.recHandler.Records(ctx, p, recs); err != nil {
 		return err
 	}
 	h.blocked.Add(1)

@@ -23,11 +23,10 @@ type Store interface {
 	LastOffset(ctx context.Context, model, topic string, partition int) (int64, bool, error)
 }
 
-// Group is the part of queue.Group the worker uses: commits after uploads
-// (lag monitoring) and fresh high-water marks for the idle-file rule.
-type Group interface {
-	Commit(ctx context.Context, partition int, next int64) error
-	HighWatermark(ctx context.Context, partition int) (int64, error)
+// Annotator is the part of *ner.Annotator the worker uses. Run must send
+// one Result per Doc, in input order, with Doc.Meta carried through.
+type Annotator interface {
+	Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error
 }
 
 // DeadLetterer receives poison input (queue.DeadLetter).
@@ -48,18 +47,26 @@ type Config struct {
 	Limits        document.Limits
 }
 
+// Defaults of [Config], also the defaults of `worker run`'s flags.
+const (
+	DefaultFlushRecords  = 250
+	DefaultFlushBytes    = 32 << 20
+	DefaultFlushInterval = time.Minute
+	DefaultIdleGrace     = 10 * time.Second
+)
+
 func (c *Config) defaults() error {
 	if c.FlushRecords <= 0 {
-		c.FlushRecords = 250
+		c.FlushRecords = DefaultFlushRecords
 	}
 	if c.FlushBytes <= 0 {
-		c.FlushBytes = 32 << 20
+		c.FlushBytes = DefaultFlushBytes
 	}
 	if c.FlushInterval <= 0 {
-		c.FlushInterval = time.Minute
+		c.FlushInterval = DefaultFlushInterval
 	}
 	if c.IdleGrace <= 0 {
-		c.IdleGrace = 10 * time.Second
+		c.IdleGrace = DefaultIdleGrace
 	}
 	if c.Limits == (document.Limits{}) {
 		c.Limits = document.DefaultLimits()
@@ -71,15 +78,16 @@ func (c *Config) defaults() error {
 }
 
 // Worker implements queue.Handler and owns the annotate → file → upload path.
+// It is complete when New returns: everything it needs from the consumer
+// group arrives with each partition's queue.Partition handle.
 type Worker struct {
 	cfg     Config
-	ann     *ner.Annotator
+	ann     Annotator
 	store   Store
-	group   Group
 	dlq     DeadLetterer
 	m       *metrics.Metrics
 	log     *slog.Logger
-	in      chan ner.Doc
+	in      chan ner.Item[entry]
 	uploads chan upload
 	now     func() time.Time
 
@@ -88,12 +96,10 @@ type Worker struct {
 	stopping bool           // Stop was called: Records returns at once
 	inflight sync.WaitGroup // Records calls in progress
 	seq      atomic.Uint64
-	// Uploaded, when set, is called after each successful upload (tests).
-	Uploaded func(k sink.Key, rows int)
 }
 
 // New creates a Worker. The annotator must pack per document (see package doc).
-func New(cfg Config, ann *ner.Annotator, store Store, dlq DeadLetterer, m *metrics.Metrics, log *slog.Logger) (*Worker, error) {
+func New(cfg Config, ann Annotator, store Store, dlq DeadLetterer, m *metrics.Metrics, log *slog.Logger) (*Worker, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -104,16 +110,12 @@ func New(cfg Config, ann *ner.Annotator, store Store, dlq DeadLetterer, m *metri
 		log = slog.Default()
 	}
 	return &Worker{cfg: cfg, ann: ann, store: store, dlq: dlq, m: m, log: log,
-		in: make(chan ner.Doc, 256), uploads: make(chan upload, 64), now: time.Now, parts: map[int]*partState{}}, nil
+		in: make(chan ner.Item[entry], 256), uploads: make(chan upload, 64), now: time.Now, parts: map[int]*partState{}}, nil
 }
-
-// SetGroup sets the consumer group (created after the Worker because it
-// needs the Worker as its handler). Without a group nothing is committed and
-// idle files are never closed.
-func (w *Worker) SetGroup(g Group) { w.group = g }
 
 type partState struct {
 	p       int
+	part    queue.Partition // commits and high-water marks
 	id      uint64
 	revoked atomic.Bool
 	// owned by the dispatcher goroutine:
@@ -135,37 +137,45 @@ type recInfo struct {
 	size   int
 }
 
-// Items carried through the annotator as ner.Doc.Meta.
-type (
-	docItem struct {
-		ps  *partState
-		rec *recInfo
-		doc document.Document
-	}
-	recEnd struct {
-		ps  *partState
-		rec *recInfo
-	}
-	idleTick struct {
-		ps  *partState
-		now time.Time // taken before asking for hwm
-		hwm int64     // the partition's high-water mark as of now
-	}
+// entry is what the worker sends through the annotator (ner.Ordered): a
+// document of a record, or a marker. ner.Ordered emits entries in the order
+// they were sent, which the dispatcher relies on: a record's end marker
+// follows all of its documents, and an idle check or barrier follows
+// everything sent before it.
+type entry struct {
+	kind entryKind
+	ps   *partState
+	rec  *recInfo          // entryDoc, entryRecordEnd
+	doc  document.Document // entryDoc
+	now  time.Time         // entryIdle: taken before asking for hwm
+	hwm  int64             // entryIdle: the partition's high-water mark as of now
+	done chan struct{}     // entryBarrier: closed once everything before it is uploaded
+}
+
+type entryKind uint8
+
+const (
+	entryDoc       entryKind = iota // annotate doc; its rows join the record's
+	entryRecordEnd                  // the record's documents are done: add them to the open file
+	entryIdle                       // close the idle file if the high-water mark proves it complete
+	entryBarrier                    // close done after every earlier upload finished
 )
 
 type upload struct {
-	ps   *partState
-	key  sink.Key
-	rows []sink.Row
+	ps      *partState
+	key     sink.Key
+	rows    []sink.Row
+	barrier chan struct{} // instead of a file: close it
 }
 
 // Assigned implements queue.Handler: resume after the last offset in storage.
-func (w *Worker) Assigned(ctx context.Context, partition int, committed int64) (int64, error) {
+func (w *Worker) Assigned(ctx context.Context, p queue.Partition, committed int64) (int64, error) {
+	partition := p.ID()
 	last, ok, err := w.store.LastOffset(ctx, w.cfg.ModelDir, w.cfg.Topic, partition)
 	if err != nil {
 		return 0, fmt.Errorf("partition %d: read progress from storage: %w", partition, err)
 	}
-	ps := &partState{p: partition, id: w.seq.Add(1)}
+	ps := &partState{p: partition, part: p, id: w.seq.Add(1)}
 	w.mu.Lock()
 	if old := w.parts[partition]; old != nil {
 		old.revoked.Store(true)
@@ -182,7 +192,8 @@ func (w *Worker) Assigned(ctx context.Context, partition int, committed int64) (
 }
 
 // Revoked implements queue.Handler: drop the partition's open file.
-func (w *Worker) Revoked(partition int) {
+func (w *Worker) Revoked(p queue.Partition) {
+	partition := p.ID()
 	w.mu.Lock()
 	if ps := w.parts[partition]; ps != nil {
 		ps.revoked.Store(true)
@@ -194,7 +205,8 @@ func (w *Worker) Revoked(partition int) {
 }
 
 // Records implements queue.Handler: decode and feed the annotator.
-func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record) error {
+func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Record) error {
+	partition := p.ID()
 	w.mu.Lock()
 	ps := w.parts[partition]
 	if w.stopping || ps == nil {
@@ -204,25 +216,15 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 	w.inflight.Add(1)
 	w.mu.Unlock()
 	defer w.inflight.Done()
-	send := func(d ner.Doc) error {
-		select {
-		case w.in <- d:
-			return nil
-		case <-ctx.Done():
-			return nil // revoked: the next owner reprocesses
-		}
-	}
 	if len(recs) == 0 {
-		if w.group == nil {
-			return nil
-		}
 		now := w.now()
-		hwm, err := w.group.HighWatermark(ctx, partition)
+		hwm, err := p.HighWatermark(ctx)
 		if err != nil {
 			w.log.Warn("idle check: high-water mark unavailable", "partition", partition, "err", err)
 			return nil
 		}
-		return send(ner.Doc{Meta: idleTick{ps: ps, now: now, hwm: hwm}})
+		w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryIdle, ps: ps, now: now, hwm: hwm}})
+		return nil
 	}
 	for _, r := range recs {
 		if ctx.Err() != nil {
@@ -237,7 +239,7 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 			} else {
 				for _, de := range document.RejectedDocs(err) {
 					w.deadLetter(ctx, r, &de, "invalid_document", map[string]string{
-						"nerstream-batch-id": b.ID, "nerstream-doc-index": strconv.Itoa(de.Index), "nerstream-doc-id": de.ID})
+						document.HeaderBatchID: b.ID, document.HeaderDocIndex: strconv.Itoa(de.Index), document.HeaderDocID: de.ID})
 				}
 			}
 		}
@@ -247,16 +249,43 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 				if d.Op == document.OpDelete {
 					text = ""
 				}
-				if err := send(ner.Doc{ID: d.ID, Text: text, Meta: docItem{ps: ps, rec: ri, doc: d}}); err != nil {
-					return err
+				if !w.send(ctx, ner.Item[entry]{Doc: ner.Doc{ID: d.ID, Text: text}, Meta: entry{kind: entryDoc, ps: ps, rec: ri, doc: d}}) {
+					return nil
 				}
 			}
 		}
-		if err := send(ner.Doc{Meta: recEnd{ps: ps, rec: ri}}); err != nil {
-			return err
+		if !w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryRecordEnd, ps: ps, rec: ri}}) {
+			return nil
 		}
 	}
 	return nil
+}
+
+// send queues it for the annotator; false when ctx ended first (the
+// partition was revoked: the next owner reprocesses the record).
+func (w *Worker) send(ctx context.Context, it ner.Item[entry]) bool {
+	select {
+	case w.in <- it:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// barrier returns once every entry sent before it has been dispatched and
+// every file cut before it uploaded (or ctx ends): an event to wait on
+// instead of a clock. Call it only while Run runs and before Stop.
+func (w *Worker) barrier(ctx context.Context) error {
+	done := make(chan struct{})
+	if !w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryBarrier, done: done}}) {
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) {
@@ -280,12 +309,12 @@ func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, re
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out := make(chan ner.Result, 256)
+	out := make(chan ner.Annotated[entry], 256)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := w.ann.Run(ctx, w.in, out); err != nil {
+		if err := ner.Ordered(ctx, w.ann.Run, w.in, out); err != nil {
 			cancel(fmt.Errorf("annotate: %w", err))
 		}
 	}()
@@ -317,49 +346,35 @@ func (w *Worker) Stop() {
 	close(w.in)
 }
 
-func (w *Worker) dispatch(out <-chan ner.Result) {
-	for r := range out {
-		switch it := r.Doc.Meta.(type) {
-		case docItem:
-			if it.ps.revoked.Load() {
-				continue
-			}
-			it.ps.recRows = append(it.ps.recRows, w.rows(it, r)...)
-			w.m.Docs.WithLabelValues(string(it.doc.Op)).Inc()
-			for _, c := range r.Chunks {
+func (w *Worker) dispatch(out <-chan ner.Annotated[entry]) {
+	for a := range out {
+		e := a.Meta
+		if e.kind == entryBarrier {
+			w.uploads <- upload{barrier: e.done}
+			continue
+		}
+		ps := e.ps
+		if ps.revoked.Load() {
+			continue
+		}
+		switch e.kind {
+		case entryDoc:
+			ps.recRows = append(ps.recRows, w.rows(ps, e, a.Result)...)
+			w.m.Docs.WithLabelValues(string(e.doc.Op)).Inc()
+			for _, c := range a.Result.Chunks {
 				w.m.Chunks.WithLabelValues(c.Label).Inc()
 			}
-		case recEnd:
-			ps := it.ps
-			if ps.revoked.Load() {
-				continue
-			}
-			bucket := it.rec.time.UnixMilli() / w.cfg.FlushInterval.Milliseconds()
-			if ps.file != nil && bucket != ps.file.bucket {
-				w.rotate(ps)
-			}
+		case entryRecordEnd:
+			w.endRecord(ps, e.rec)
+		case entryIdle:
 			if ps.file == nil {
-				ps.file = &openFile{first: it.rec.offset, bucket: bucket}
-			}
-			f := ps.file
-			f.rows = append(f.rows, ps.recRows...)
-			ps.recRows = ps.recRows[:0]
-			f.last = it.rec.offset
-			f.count++
-			f.bytes += int64(it.rec.size)
-			if f.count >= w.cfg.FlushRecords || f.bytes >= w.cfg.FlushBytes {
-				w.rotate(ps)
-			}
-		case idleTick:
-			ps := it.ps
-			if ps.revoked.Load() || ps.file == nil {
 				continue
 			}
-			// Close only when every record produced before it.now is in the
-			// file (hwm proves it) and it.now is past the bucket + grace: any
+			// Close only when every record produced before e.now is in the
+			// file (hwm proves it) and e.now is past the bucket + grace: any
 			// later record then belongs to a later bucket for every worker.
 			end := time.UnixMilli((ps.file.bucket + 1) * w.cfg.FlushInterval.Milliseconds())
-			if ps.file.last+1 == it.hwm && !it.now.Before(end.Add(w.cfg.IdleGrace)) {
+			if ps.file.last+1 == e.hwm && !e.now.Before(end.Add(w.cfg.IdleGrace)) {
 				w.rotate(ps)
 			}
 		}
@@ -375,10 +390,31 @@ func (w *Worker) dispatch(out <-chan ner.Result) {
 	w.mu.Unlock()
 }
 
-func (w *Worker) rows(it docItem, r ner.Result) []sink.Row {
-	base := sink.Row{DocID: it.doc.ID, DocVersion: int32(it.doc.Version), ModelName: w.cfg.ModelName, ModelVersion: w.cfg.ModelVersion,
-		Topic: w.cfg.Topic, Partition: int32(it.ps.p), Offset: it.rec.offset, Op: sink.OpUpsert, ChunkIndex: sink.DocumentMarker}
-	if it.doc.Op == document.OpDelete {
+// endRecord adds the record's rows to the partition's open file, cutting
+// files where the package doc says.
+func (w *Worker) endRecord(ps *partState, rec *recInfo) {
+	bucket := rec.time.UnixMilli() / w.cfg.FlushInterval.Milliseconds()
+	if ps.file != nil && bucket != ps.file.bucket {
+		w.rotate(ps)
+	}
+	if ps.file == nil {
+		ps.file = &openFile{first: rec.offset, bucket: bucket}
+	}
+	f := ps.file
+	f.rows = append(f.rows, ps.recRows...)
+	ps.recRows = ps.recRows[:0]
+	f.last = rec.offset
+	f.count++
+	f.bytes += int64(rec.size)
+	if f.count >= w.cfg.FlushRecords || f.bytes >= w.cfg.FlushBytes {
+		w.rotate(ps)
+	}
+}
+
+func (w *Worker) rows(ps *partState, e entry, r ner.Result) []sink.Row {
+	base := sink.Row{DocID: e.doc.ID, DocVersion: int32(e.doc.Version), ModelName: w.cfg.ModelName, ModelVersion: w.cfg.ModelVersion,
+		Topic: w.cfg.Topic, Partition: int32(ps.p), Offset: e.rec.offset, Op: sink.OpUpsert, ChunkIndex: sink.DocumentMarker}
+	if e.doc.Op == document.OpDelete {
 		base.Op = sink.OpDelete
 		return []sink.Row{base}
 	}
@@ -402,6 +438,10 @@ func (w *Worker) rotate(ps *partState) {
 
 func (w *Worker) uploader(ctx context.Context) error {
 	for u := range w.uploads {
+		if u.barrier != nil {
+			close(u.barrier)
+			continue
+		}
 		t0 := time.Now()
 		// Upload even when the partition was revoked meanwhile: the file's
 		// boundary is final, the new owner writes the same key and rows.
@@ -418,15 +458,17 @@ func (w *Worker) uploader(ctx context.Context) error {
 		w.m.Uploads.Inc()
 		w.m.UploadRows.Add(float64(len(u.rows)))
 		w.m.UploadSeconds.Observe(time.Since(t0).Seconds())
-		if w.Uploaded != nil {
-			w.Uploaded(u.key, len(u.rows))
-		}
 		w.log.Info("uploaded", "key", u.key.String(), "rows", len(u.rows), "records", u.key.Last-u.key.First+1)
-		if w.group != nil && !u.ps.revoked.Load() {
-			if err := w.group.Commit(ctx, u.key.Partition, u.key.Last+1); err != nil && !errors.Is(err, queue.ErrNotOwner) {
+		if !u.ps.revoked.Load() {
+			if err := u.ps.part.Commit(ctx, u.key.Last+1); err != nil && !errors.Is(err, queue.ErrNotOwner) {
 				w.log.Warn("commit failed (storage stays the truth)", "partition", u.key.Partition, "offset", u.key.Last+1, "err", err)
 			}
 		}
 	}
 	return nil
 }
+
+var (
+	_ queue.Handler = (*Worker)(nil)
+	_ Annotator     = (*ner.Annotator)(nil)
+)

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -10,12 +11,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
+	"github.com/nerstream/nerstream/internal/queue/queuetest"
 	"github.com/nerstream/nerstream/internal/sink"
 )
 
@@ -75,6 +78,40 @@ func (d *memDLQ) Send(_ context.Context, r queue.Record, cause error, extra map[
 	return nil
 }
 
+// fakeAnnotator labels every word that starts with an upper-case letter as
+// a protein, one sentence per document: deterministic, in order, no model.
+type fakeAnnotator struct{}
+
+func (fakeAnnotator) Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error {
+	defer close(out)
+	for d := range in {
+		r := ner.Result{Doc: d}
+		runes := []rune(d.Text)
+		for i := 0; i < len(runes); {
+			if unicode.IsSpace(runes[i]) {
+				i++
+				continue
+			}
+			j := i
+			for j < len(runes) && !unicode.IsSpace(runes[j]) {
+				j++
+			}
+			if unicode.IsUpper(runes[i]) {
+				r.Chunks = append(r.Chunks, ner.Chunk{DocID: d.ID, ChunkIndex: len(r.Chunks), Begin: i, End: j,
+					Text: string(runes[i:j]), Label: "protein", Confidence: 0.5})
+			}
+			r.Words++
+			i = j
+		}
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 var (
 	sessOnce sync.Once
 	sess     *model.Session
@@ -82,7 +119,8 @@ var (
 	sessErr  error
 )
 
-func annotator(t *testing.T, batch int) *ner.Annotator {
+// realAnnotator is the ONNX Runtime annotator on the test bundle.
+func realAnnotator(t *testing.T) *ner.Annotator {
 	t.Helper()
 	sessOnce.Do(func() {
 		bundle, sessErr = model.LoadBundle("../../testdata/tinybert")
@@ -129,20 +167,44 @@ type harness struct {
 	w     *Worker
 	store *memStore
 	dlq   *memDLQ
+	parts map[int]*queuetest.Partition
 	done  chan error
 }
 
 func start(t *testing.T, store *memStore, cfg Config) *harness {
+	return startWith(t, store, cfg, fakeAnnotator{})
+}
+
+func startWith(t *testing.T, store *memStore, cfg Config, ann Annotator) *harness {
 	t.Helper()
 	cfg.Topic, cfg.ModelName, cfg.ModelVersion, cfg.ModelDir = "docs", "tiny", "abc", "tiny-abc"
 	dlq := &memDLQ{}
-	w, err := New(cfg, annotator(t, 8), store, dlq, metrics.New(), nil)
+	w, err := New(cfg, ann, store, dlq, metrics.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{w: w, store: store, dlq: dlq, done: make(chan error, 1)}
+	h := &harness{w: w, store: store, dlq: dlq, parts: map[int]*queuetest.Partition{}, done: make(chan error, 1)}
 	go func() { h.done <- w.Run(context.Background()) }()
 	return h
+}
+
+// part returns the fake handle of partition p.
+func (h *harness) part(p int) *queuetest.Partition {
+	if h.parts[p] == nil {
+		h.parts[p] = queuetest.NewPartition("docs", p)
+	}
+	return h.parts[p]
+}
+
+// settle waits until everything delivered so far is dispatched and every
+// file cut so far is uploaded.
+func (h *harness) settle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.w.barrier(ctx); err != nil {
+		t.Fatalf("pipeline did not settle: %v", err)
+	}
 }
 
 func (h *harness) stop(t *testing.T) {
@@ -155,7 +217,7 @@ func (h *harness) stop(t *testing.T) {
 // feed delivers recs from the stored start offset in chunks of size step.
 func (h *harness) feed(t *testing.T, p int, recs []queue.Record, step int) {
 	ctx := context.Background()
-	start, err := h.w.Assigned(ctx, p, queue.NoCommit)
+	start, err := h.w.Assigned(ctx, h.part(p), queue.NoCommit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,27 +226,54 @@ func (h *harness) feed(t *testing.T, p int, recs []queue.Record, step int) {
 	}
 	for i := int(start); i < len(recs); i += step {
 		j := min(i+step, len(recs))
-		if err := h.w.Records(ctx, p, recs[i:j]); err != nil {
+		if err := h.w.Records(ctx, h.part(p), recs[i:j]); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
+// TestFilesAreAFunctionOfTheRecords runs with the fake annotator and, end
+// to end, with the ONNX Runtime annotator on the test bundle.
 func TestFilesAreAFunctionOfTheRecords(t *testing.T) {
+	t.Run("fake", func(t *testing.T) { testFilesAreAFunctionOfTheRecords(t, fakeAnnotator{}) })
+	t.Run("onnxruntime", func(t *testing.T) { testFilesAreAFunctionOfTheRecords(t, realAnnotator(t)) })
+}
+
+func testFilesAreAFunctionOfTheRecords(t *testing.T, ann Annotator) {
 	// Buckets of 10 s start at record 7, 17: cuts by count and by time mix.
 	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute).Add(3 * time.Second)
 	recs := records(t, 0, 23, t0)
 	cfg := Config{FlushRecords: 5, FlushInterval: 10 * time.Second}
 
 	a := newMemStore()
-	h := start(t, a, cfg)
+	h := startWith(t, a, cfg, ann)
 	h.feed(t, 0, recs, 1)
 	h.stop(t)
 
 	b := newMemStore()
-	h = start(t, b, cfg)
+	h = startWith(t, b, cfg, ann)
 	h.feed(t, 0, recs, 7)
 	h.stop(t)
+	chunks := 0
+	for _, rows := range a.files {
+		for _, r := range rows {
+			if r.ChunkIndex != sink.DocumentMarker {
+				chunks++
+			}
+		}
+	}
+	if chunks == 0 {
+		t.Fatal("no chunk rows written: the comparison below would prove nothing")
+	}
+	// Each upload is followed by a commit of the offset after the file.
+	var wantCommits []int64
+	for _, k := range b.sortedKeys() {
+		wantCommits = append(wantCommits, b.keys[k].Last+1)
+	}
+	sort.Slice(wantCommits, func(i, j int) bool { return wantCommits[i] < wantCommits[j] })
+	if got := h.part(0).Commits(); !reflect.DeepEqual(got, wantCommits) {
+		t.Fatalf("commits %v, want %v (one after each uploaded file)", got, wantCommits)
+	}
 
 	if len(a.files) == 0 || !reflect.DeepEqual(a.sortedKeys(), b.sortedKeys()) {
 		t.Fatalf("file keys differ with delivery chunking:\n%v\n%v", a.sortedKeys(), b.sortedKeys())
@@ -266,31 +355,37 @@ func TestIdlePartitionIsFlushedAfterItsBucket(t *testing.T) {
 	st := newMemStore()
 	h := start(t, st, Config{FlushRecords: 100, FlushInterval: time.Minute, IdleGrace: time.Second})
 	h.feed(t, 1, recs, 3)
-	g := &fakeGroup{hwm: 4} // a record the worker has not seen yet
-	h.w.SetGroup(g)
-	h.w.now = func() time.Time { return t0.Add(time.Hour) }
-	h.w.Records(context.Background(), 1, nil)
-	time.Sleep(300 * time.Millisecond)
+	idle := func(now time.Time) {
+		h.w.now = func() time.Time { return now }
+		if err := h.w.Records(context.Background(), h.part(1), nil); err != nil {
+			t.Fatal(err)
+		}
+		h.settle(t) // the idle check and any upload it caused are done
+	}
+	h.part(1).SetHighWatermark(4, nil) // a record the worker has not seen yet
+	idle(t0.Add(time.Hour))
 	if n := len(st.sortedKeys()); n != 0 {
 		t.Fatalf("file flushed although the high-water mark shows an unseen record: %v", st.sortedKeys())
 	}
-	g.hwm = 3
+	h.part(1).SetHighWatermark(3, nil)
 	// Idle tick with a clock just inside the bucket + grace: no flush.
-	h.w.now = func() time.Time { return t0.Add(time.Minute) }
-	h.w.Records(context.Background(), 1, nil)
-	time.Sleep(300 * time.Millisecond)
+	idle(t0.Add(time.Minute))
 	if n := len(st.sortedKeys()); n != 0 {
 		t.Fatalf("file flushed before its bucket ended + grace: %v", st.sortedKeys())
 	}
-	h.w.now = func() time.Time { return t0.Add(time.Minute + 2*time.Second) }
-	h.w.Records(context.Background(), 1, nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(st.sortedKeys()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	h.part(1).SetHighWatermark(0, errors.New("broker unreachable"))
+	idle(t0.Add(time.Hour))
+	if n := len(st.sortedKeys()); n != 0 {
+		t.Fatalf("file flushed without a fresh high-water mark: %v", st.sortedKeys())
 	}
+	h.part(1).SetHighWatermark(3, nil)
+	idle(t0.Add(time.Minute + 2*time.Second))
 	h.stop(t)
 	if got := st.sortedKeys(); len(got) != 1 || st.keys[got[0]].First != 0 || st.keys[got[0]].Last != 2 {
 		t.Fatalf("idle flush wrote %v, want one file 0-2", got)
+	}
+	if got := h.part(1).Commits(); !reflect.DeepEqual(got, []int64{3}) {
+		t.Fatalf("commits %v, want [3] after the upload", got)
 	}
 }
 
@@ -344,24 +439,12 @@ func TestRevokedPartitionWritesNothingMore(t *testing.T) {
 	st := newMemStore()
 	h := start(t, st, Config{FlushRecords: 4, FlushInterval: time.Hour})
 	h.feed(t, 0, recs[:3], 3)
-	h.w.Revoked(0)
-	h.w.Records(context.Background(), 0, recs[3:]) // late delivery after revoke
+	h.w.Revoked(h.part(0))
+	h.w.Records(context.Background(), h.part(0), recs[3:]) // late delivery after revoke
 	h.stop(t)
 	if keys := st.sortedKeys(); len(keys) != 0 {
 		t.Fatalf("revoked partition produced %v", keys)
 	}
-}
-
-type fakeGroup struct {
-	mu  sync.Mutex
-	hwm int64
-}
-
-func (g *fakeGroup) Commit(context.Context, int, int64) error { return nil }
-func (g *fakeGroup) HighWatermark(context.Context, int) (int64, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.hwm, nil
 }
 
 func TestOversizeDocumentIsDeadLetteredOthersAnnotated(t *testing.T) {

@@ -40,16 +40,6 @@ const (
 	FormatJSONL Format = "jsonl"
 )
 
-// Message header names set on every published batch.
-const (
-	HeaderBatchID       = "nerstream-batch-id"
-	HeaderSchemaVersion = "nerstream-schema-version"
-	HeaderSourceFile    = "nerstream-source-file"
-	HeaderSourceRange   = "nerstream-source-range" // "first-last"
-	HeaderDocs          = "nerstream-docs"
-	HeaderContentType   = "content-type"
-)
-
 // Progress receives progress events; the producer's command renders them as
 // a progress bar on a terminal. Implementations need not be safe for
 // concurrent use: Run serialises the calls.
@@ -602,12 +592,12 @@ func Message(b *document.Batch) (queue.Message, error) {
 		Key:   []byte(b.ID),
 		Value: data,
 		Headers: map[string]string{
-			HeaderBatchID:       b.ID,
-			HeaderSchemaVersion: strconv.Itoa(document.SchemaVersion),
-			HeaderSourceFile:    b.Source.File,
-			HeaderSourceRange:   strconv.FormatInt(b.Source.First, 10) + "-" + strconv.FormatInt(b.Source.Last, 10),
-			HeaderDocs:          strconv.Itoa(len(b.Documents)),
-			HeaderContentType:   "application/json",
+			document.HeaderBatchID:       b.ID,
+			document.HeaderSchemaVersion: strconv.Itoa(document.SchemaVersion),
+			document.HeaderSourceFile:    b.Source.File,
+			document.HeaderSourceRange:   strconv.FormatInt(b.Source.First, 10) + "-" + strconv.FormatInt(b.Source.Last, 10),
+			document.HeaderDocs:          strconv.Itoa(len(b.Documents)),
+			document.HeaderContentType:   "application/json",
 		},
 	}, nil
 }

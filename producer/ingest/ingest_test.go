@@ -60,8 +60,8 @@ func (f *fakePublisher) batches(t *testing.T) []*document.Batch {
 		if err != nil {
 			t.Fatalf("published message does not decode: %v", err)
 		}
-		if string(m.Key) != b.ID || m.Headers[HeaderBatchID] != b.ID || m.Headers[HeaderSourceFile] != b.Source.File ||
-			m.Headers[HeaderSourceRange] != fmt.Sprintf("%d-%d", b.Source.First, b.Source.Last) || m.Headers[HeaderDocs] != fmt.Sprint(len(b.Documents)) {
+		if string(m.Key) != b.ID || m.Headers[document.HeaderBatchID] != b.ID || m.Headers[document.HeaderSourceFile] != b.Source.File ||
+			m.Headers[document.HeaderSourceRange] != fmt.Sprintf("%d-%d", b.Source.First, b.Source.Last) || m.Headers[document.HeaderDocs] != fmt.Sprint(len(b.Documents)) {
 			t.Errorf("message key/headers %q %v do not match batch %s %+v", m.Key, m.Headers, b.ID, b.Source)
 		}
 		out = append(out, b)

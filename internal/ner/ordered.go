@@ -1,0 +1,97 @@
+package ner
+
+import (
+	"context"
+	"fmt"
+)
+
+// Item is one element of an [Ordered] stream: a document to annotate, or a
+// marker (Marker true) that is not annotated and only holds a place in the
+// order. Meta travels with it unchanged.
+type Item[M any] struct {
+	Doc    Doc // ignored for markers; Doc.Meta is not used (Meta is)
+	Marker bool
+	Meta   M
+}
+
+// Annotated is what an [Ordered] stream emits for one [Item]: the Result of
+// a document (zero for a marker) with the item's Marker flag and Meta.
+type Annotated[M any] struct {
+	Result Result
+	Marker bool
+	Meta   M
+}
+
+// RunFunc is the signature of [Annotator.Run]: read documents until in is
+// closed, send each Result to out in input order, close out.
+type RunFunc func(ctx context.Context, in <-chan Doc, out chan<- Result) error
+
+// Ordered runs a stream of documents and markers through run and delivers an
+// [Annotated] for every [Item] in exactly the order the items were sent:
+// a marker comes out after the results of every document sent before it
+// and before the result of any document sent after it. Callers build
+// control flow on that guarantee (stream ends a Kafka record's file rows at
+// its end-of-record marker). Markers cost no window or model time.
+//
+// Ordered closes out before returning; its error is run's.
+func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out chan<- Annotated[M]) error {
+	// runCtx ends when run returns, so the feeder never blocks on a
+	// pipeline that stopped reading; results still drain under ctx.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	docs := make(chan Doc, cap(in))
+	res := make(chan Result, cap(out))
+	errc := make(chan error, 1)
+	go func() {
+		defer close(docs)
+		for it := range in {
+			d := it.Doc
+			if it.Marker {
+				d = Doc{} // no text: no sentence, no window
+			}
+			d.Meta = ordered[M]{marker: it.Marker, meta: it.Meta}
+			select {
+			case docs <- d:
+			case <-runCtx.Done():
+				// run has stopped: keep draining in so that senders never
+				// block until they close it.
+				for range in {
+				}
+				return
+			}
+		}
+	}()
+	go func() {
+		err := run(runCtx, docs, res)
+		cancel() // run has stopped reading docs: release the feeder
+		errc <- err
+	}()
+	defer close(out)
+	for r := range res {
+		o, ok := r.Doc.Meta.(ordered[M])
+		if !ok {
+			// Only Ordered writes docs; a foreign Meta means run broke its
+			// contract (it must carry Doc.Meta through unchanged).
+			for range res {
+			}
+			<-errc
+			return fmt.Errorf("ner: ordered stream: result for %q carries foreign metadata %T", r.Doc.ID, r.Doc.Meta)
+		}
+		r.Doc.Meta = nil
+		a := Annotated[M]{Marker: o.marker, Meta: o.meta}
+		if !o.marker {
+			a.Result = r
+		}
+		select {
+		case out <- a:
+		case <-ctx.Done():
+		}
+	}
+	return <-errc
+}
+
+// ordered is the Doc.Meta of Ordered's documents.
+type ordered[M any] struct {
+	marker bool
+	meta   M
+}
