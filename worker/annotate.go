@@ -5,33 +5,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strings"
 	"text/tabwriter"
 
-	"github.com/nerstream/nerstream/internal/config"
+	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/ner"
 )
 
 func cmdAnnotate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("annotate", flag.ContinueOnError)
-	var mf modelFlags
-	mf.register(fs)
+	c := newCommand("annotate", "worker annotate [--model DIR] [--in FILE|-] [--format jsonl|table]")
+	fs, mf := c.fs, &c.model
 	in := fs.String("in", "-", "input file: JSON lines {\"id\",\"text\"[,\"title\"]}, or plain text (one document); - for stdin")
 	format := fs.String("format", "jsonl", "output: jsonl or table")
-	fs.Usage = config.Usage(fs, "worker annotate [--model DIR] [--in FILE|-] [--format jsonl|table]")
-	if err := config.Parse(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if *format != "jsonl" && *format != "table" {
 		return fmt.Errorf("--format %q: want jsonl or table", *format)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	docs, err := readInput(*in)
+	log := c.log
+	docs, err := readInput(ctx, *in)
 	if err != nil {
 		return err
 	}
@@ -72,8 +67,11 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readInput reads JSON lines documents or one plain-text document.
-func readInput(path string) ([]ner.Doc, error) {
+// readInput reads documents from path ("-": stdin), gzipped or not: JSON
+// lines (document.ScanJSONL, the producer's format) when the first
+// non-blank character is "{", else the whole input as one plain-text
+// document named after the input. A bad line is an error naming file:line.
+func readInput(ctx context.Context, path string) ([]ner.Doc, error) {
 	var r io.Reader = os.Stdin
 	name := "stdin"
 	if path != "-" && path != "" {
@@ -84,44 +82,34 @@ func readInput(path string) ([]ner.Doc, error) {
 		defer f.Close()
 		r, name = f, path
 	}
-	data, err := io.ReadAll(r)
+	in, _, err := document.Decompress(r)
 	if err != nil {
-		return nil, fmt.Errorf("annotate: read %s: %w", name, err)
+		return nil, fmt.Errorf("annotate: %s: %w", name, err)
 	}
-	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) == 0 || t[0] != '{' {
+	br := bufio.NewReader(in)
+	if !startsWithObject(br) {
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, fmt.Errorf("annotate: read %s: %w", name, err)
+		}
 		return []ner.Doc{{ID: name, Text: string(data)}}, nil
 	}
-	return parseJSONLDocs(name, data)
-}
-
-// parseJSONLDocs parses {"id"|"pmid", "text", "title"?} lines. The annotated
-// text is title + "\n" + text when a title is present, like the producer's.
-func parseJSONLDocs(name string, data []byte) ([]ner.Doc, error) {
 	var docs []ner.Doc
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var d struct {
-			ID    string `json:"id"`
-			PMID  string `json:"pmid"`
-			Title string `json:"title"`
-			Text  string `json:"text"`
-		}
-		if err := json.Unmarshal(line, &d); err != nil {
-			return nil, fmt.Errorf("annotate: %s:%d: %w", name, i+1, err)
-		}
-		if d.ID == "" {
-			d.ID = d.PMID
-		}
-		if d.ID == "" {
-			return nil, fmt.Errorf("annotate: %s:%d: document has no \"id\"", name, i+1)
-		}
-		text := d.Text
-		if d.Title != "" {
-			text = strings.TrimRight(d.Title, "\n") + "\n" + d.Text
-		}
-		docs = append(docs, ner.Doc{ID: d.ID, Text: text})
+	_, err = document.ScanJSONL(ctx, br, name, document.Limits{}, document.StrictRejects(), func(d document.Document, _ int64) error {
+		docs = append(docs, ner.Doc{ID: d.ID, Text: d.Content()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("annotate: %w", err)
 	}
 	return docs, nil
+}
+
+// startsWithObject reports whether the first character after blanks and a
+// byte-order mark, within the first buffer of input, is "{", without
+// consuming input.
+func startsWithObject(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size()) // fewer bytes at the end of the input
+	t := bytes.TrimLeft(b, " \t\r\n\ufeff")
+	return len(t) > 0 && t[0] == '{'
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"time"
 
-	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/eval"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
@@ -20,15 +17,13 @@ import (
 // whole pipeline (segment, tokenize, pack, run, decode) on real documents,
 // and prints how close the pipeline comes to the model's own ceiling.
 func cmdBench(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var mf modelFlags
-	mf.register(fs)
+	c := newCommand("bench", "worker bench [--model DIR] --docs FILE [--batch 32] [--repeat N]")
+	fs, mf := c.fs, &c.model
 	docsPath := fs.String("docs", "", "documents (JSON lines with id|pmid and text); required")
 	repeat := fs.Int("repeat", 1, "passes over the documents")
 	modelBatches := fs.Int("model-batches", 10, "full random batches for the model-only measurement")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = config.Usage(fs, "worker bench [--model DIR] --docs FILE [--batch 32] [--repeat N]")
-	if err := config.Parse(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if *docsPath == "" {
@@ -46,7 +41,7 @@ func cmdBench(ctx context.Context, args []string) error {
 			bytes += int64(len(g.Text))
 		}
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := c.log
 	b, sess, ann, err := mf.open(log)
 	if err != nil {
 		return err

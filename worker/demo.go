@@ -15,7 +15,7 @@ import (
 func cmdDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	cfg := demo.Config{Stdout: os.Stdout, Stderr: os.Stderr}
-	fs.StringVar(&cfg.Model, "model", defaultModel(), "model bundle directory")
+	fs.StringVar(&cfg.Model, "model", "", modelHelp)
 	fs.StringVar(&cfg.DataDir, "data-dir", "var/demo", "broker data, output bucket, manifest and logs (a second run resumes)")
 	fs.StringVar(&cfg.Input, "input", "testdata/pubmed", "PubMed baseline/update files or directories (comma-separated)")
 	fs.IntVar(&cfg.Workers, "workers", 2, "worker processes in the consumer group")
@@ -27,6 +27,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
+	cfg.Model = bundleDir(cfg.Model)
 	exe, err := os.Executable()
 	if err != nil {
 		return err

@@ -538,11 +538,7 @@ func TestAnnotateCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker annotate: %v", err)
 	}
-	raw, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := parseJSONLDocs(in, raw)
+	docs, err := readInput(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,32 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
-	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/eval"
 	"github.com/nerstream/nerstream/internal/ner"
 )
 
 func cmdEval(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	var mf modelFlags
-	mf.register(fs)
+	c := newCommand("eval", "worker eval [--model DIR] --docs FILE.docs.jsonl | --iob FILE.iob2 [--json]")
+	fs, mf := c.fs, &c.model
 	docsPath := fs.String("docs", "", "gold documents: JSON lines {\"pmid\"|\"id\",\"text\",\"entities\":[{begin,end,label}]} (code-point offsets)")
 	iobPath := fs.String("iob", "", "gold pre-tokenized sentences: token<TAB>IOB2 tag, blank line between sentences")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	fs.Usage = config.Usage(fs, "worker eval [--model DIR] --docs FILE.docs.jsonl | --iob FILE.iob2 [--json]")
-	if err := config.Parse(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if (*docsPath == "") == (*iobPath == "") {
 		return errors.New("give exactly one of --docs or --iob")
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := c.log
 	b, sess, ann, err := mf.open(log)
 	if err != nil {
 		return err

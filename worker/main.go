@@ -14,7 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -44,7 +43,6 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		slog.Error("worker "+os.Args[1]+" failed", "err", err)
 		fmt.Fprintf(os.Stderr, "worker %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
 )
@@ -15,28 +16,33 @@ import (
 // DefaultModelName is the bundle shipped under models/.
 const DefaultModelName = "jnlpba-v1"
 
+// modelHelp describes the --model default without a path of this machine.
+const modelHelp = "model bundle directory (model.onnx, config.json, tokenizer.json); default: models/" + DefaultModelName +
+	" in the working directory or a parent, else next to the binary (../models), else /opt/nerstream/models (the container image)"
+
 // defaultModel finds the shipped bundle relative to the working directory or
 // the executable, so `worker annotate` works with no flags.
 func defaultModel() string {
-	var cands []string
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			cands = append(cands, filepath.Join(d, "models", DefaultModelName))
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
+	rel := filepath.Join("models", DefaultModelName)
+	cands := config.SearchUp(rel)
 	if exe, err := os.Executable(); err == nil {
-		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "models", DefaultModelName))
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", rel))
 	}
-	cands = append(cands, "/opt/nerstream/models/"+DefaultModelName)
+	cands = append(cands, filepath.Join("/opt/nerstream", rel))
 	for _, c := range cands {
 		if st, err := os.Stat(filepath.Join(c, "model.onnx")); err == nil && !st.IsDir() {
 			return c
 		}
 	}
-	return filepath.Join("models", DefaultModelName)
+	return rel
+}
+
+// bundleDir is --model, or the default bundle when it is empty.
+func bundleDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return defaultModel()
 }
 
 // modelFlags are the model and NER options shared by every subcommand.
@@ -50,7 +56,7 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.dir, "model", defaultModel(), "model bundle directory (model.onnx, config.json, tokenizer.json)")
+	fs.StringVar(&m.dir, "model", "", modelHelp)
 	fs.StringVar(&m.device, "device", "auto", "execution provider: auto, cpu, cuda or cuda:N")
 	fs.IntVar(&m.batch, "batch", 32, "windows per model run (B of the fixed [B,128] batch)")
 	fs.IntVar(&m.intra, "intra-threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
@@ -65,7 +71,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 
 // open loads the bundle, starts the session and builds the annotator.
 func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner.Annotator, error) {
-	b, err := model.LoadBundle(m.dir)
+	b, err := model.LoadBundle(bundleDir(m.dir))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -124,4 +130,29 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// command is the start-up the model commands (annotate, eval, bench) share:
+// a flag set with the model flags, a usage line, parsing of flags and their
+// environment twins, and a warn-level logger on stderr.
+type command struct {
+	fs    *flag.FlagSet
+	model modelFlags
+	log   *slog.Logger
+}
+
+func newCommand(name, synopsis string) *command {
+	c := &command{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.model.register(c.fs)
+	c.fs.Usage = config.Usage(c.fs, synopsis)
+	return c
+}
+
+// parse parses args, then the environment twins, and sets up the logger.
+func (c *command) parse(args []string) error {
+	if err := config.Parse(c.fs, args); err != nil {
+		return err
+	}
+	c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return nil
 }

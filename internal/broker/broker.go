@@ -22,7 +22,6 @@ type options struct {
 	partitions int
 	minSession time.Duration
 	dataDir    string
-	autoCreate bool
 	topics     map[string]int
 	logger     *slog.Logger
 }
@@ -48,10 +47,6 @@ func WithGroupMinSessionTimeout(d time.Duration) Option {
 // directory is created when missing. See the package documentation for the
 // durability limits.
 func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
-
-// WithAutoCreateTopics lets producers and metadata requests create unknown
-// topics implicitly (off by default, as in a careful production cluster).
-func WithAutoCreateTopics(on bool) Option { return func(o *options) { o.autoCreate = on } }
 
 // WithTopic creates topic with the given number of partitions at start
 // unless it already exists (e.g. reloaded from the data dir). partitions < 1
@@ -105,9 +100,6 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	}
 	if o.minSession > 0 {
 		kopts = append(kopts, kfake.GroupMinSessionTimeout(o.minSession))
-	}
-	if o.autoCreate {
-		kopts = append(kopts, kfake.AllowAutoTopicCreation())
 	}
 	if o.dataDir != "" {
 		if err := os.MkdirAll(o.dataDir, 0o755); err != nil {

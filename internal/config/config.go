@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -71,4 +72,22 @@ func Undocumented(fs *flag.FlagSet, doc string) []string {
 		}
 	})
 	return missing
+}
+
+// SearchUp returns rel joined to the working directory and to each of its
+// parents, nearest first: where to look for a file that lives at the root of
+// a checkout (a bundle under models/, the ONNX Runtime library under
+// .cache/, go.mod) from wherever a command or test runs.
+func SearchUp(rel string) []string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for d := wd; ; d = filepath.Dir(d) {
+		out = append(out, filepath.Join(d, rel))
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
 }

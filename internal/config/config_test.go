@@ -3,6 +3,8 @@ package config
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,5 +56,25 @@ func TestUndocumented(t *testing.T) {
 	doc := "  --flush-records  [NERSTREAM_FLUSH_RECORDS] (default 1)\n"
 	if got := Undocumented(fs, doc); len(got) != 1 || got[0] != "--out" {
 		t.Fatalf("Undocumented = %v, want [--out]", got)
+	}
+}
+
+func TestSearchUp(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SearchUp("go.mod")
+	if len(got) < 2 || got[0] != filepath.Join(wd, "go.mod") || got[len(got)-1] != "/go.mod" {
+		t.Fatalf("SearchUp = %v", got)
+	}
+	found := false
+	for _, p := range got {
+		if _, err := os.Stat(p); err == nil {
+			found = true // the repository root, above this package
+		}
+	}
+	if !found {
+		t.Fatal("no go.mod found walking up from the package directory")
 	}
 }

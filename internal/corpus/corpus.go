@@ -6,16 +6,19 @@ package corpus
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/nerstream/nerstream/internal/config"
 )
 
 // Env names a directory searched first.
 const Env = "NERSTREAM_JNLPBA"
 
 // Path returns the path of a JNLPBA file (e.g. "devel.docs.jsonl",
-// "train.iob2"): $NERSTREAM_JNLPBA, then testdata/jnlpba and
-// ../shared/data/jnlpba next to the repository root (found by walking up from
-// the working directory to go.mod), then /work/shared/data/jnlpba. ok is false
-// when the file is nowhere; callers skip what needs it.
+// "train.iob2"): $NERSTREAM_JNLPBA, then testdata/jnlpba under the
+// repository root (the nearest directory holding go.mod, from the working
+// directory up) and the shared data directory next to it
+// (../shared/data/jnlpba). ok is false when the file is nowhere; callers skip
+// what needs it.
 func Path(name string) (path string, ok bool) {
 	var dirs []string
 	if d := os.Getenv(Env); d != "" {
@@ -24,7 +27,6 @@ func Path(name string) (path string, ok bool) {
 	if root := repoRoot(); root != "" {
 		dirs = append(dirs, filepath.Join(root, "testdata", "jnlpba"), filepath.Join(root, "..", "shared", "data", "jnlpba"))
 	}
-	dirs = append(dirs, "/work/shared/data/jnlpba")
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
@@ -35,16 +37,10 @@ func Path(name string) (path string, ok bool) {
 }
 
 func repoRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return ""
+	for _, p := range config.SearchUp("go.mod") {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return filepath.Dir(p)
 		}
 	}
+	return ""
 }

@@ -58,14 +58,6 @@ func (d Document) Content() string {
 	}
 }
 
-// Operation returns d.Op with the empty value resolved to OpUpsert.
-func (d Document) Operation() Op {
-	if d.Op == "" {
-		return OpUpsert
-	}
-	return d.Op
-}
-
 // ContentBytes is the length in bytes of d.Content(), computed without
 // building the string.
 func (d Document) ContentBytes() int {

@@ -33,14 +33,25 @@ type jsonlLine struct {
 }
 
 // ScanJSONL reads JSON-lines documents from r and calls fn for each valid one
-// with its 1-based line number. Each non-blank line is an object with "id"
-// (or, for files like the JNLPBA *.docs.jsonl, "pmid" as a string or number)
-// and "text" (required unless op is "delete"), plus optional "title",
-// "version" and "op"; other fields are ignored. A line that is not such an
-// object, fails Validate against lim, or is longer than lim.MaxDocBytes*2+64KiB
-// is written to rejects with its line number and skipped. An error from fn
-// or from reading r stops the scan and is returned, wrapped with name.
+// with its 1-based line number. It is the one reader of this format: the
+// producer, `worker annotate` and `worker eval` all read through it.
+//
+// Each non-blank line is an object with "id" (or, for files like the JNLPBA
+// *.docs.jsonl, "pmid" as a string or number) and "text" (required unless op
+// is "delete"), plus optional "title", "version" and "op"; other fields are
+// ignored. A UTF-8 byte-order mark before the first line is skipped. A line
+// that is not such an object, fails Validate against lim, or is longer than
+// lim.MaxDocBytes*2+64KiB is written to rejects with its line number and
+// skipped (a [StrictRejects] sink turns it into an error instead). An error
+// from fn or from reading r stops the scan and is returned, wrapped with
+// name.
 func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, rejects *RejectSink, fn func(doc Document, line int64) error) (JSONLStats, error) {
+	return ScanJSONLRaw(ctx, r, name, lim, rejects, func(doc Document, line int64, _ []byte) error { return fn(doc, line) })
+}
+
+// ScanJSONLRaw is ScanJSONL for readers of extra fields (gold entities, say):
+// fn also receives the line's JSON, valid only until fn returns.
+func ScanJSONLRaw(ctx context.Context, r io.Reader, name string, lim Limits, rejects *RejectSink, fn func(doc Document, line int64, raw []byte) error) (JSONLStats, error) {
 	var st JSONLStats
 	maxLine := 64 << 10
 	if lim.MaxDocBytes > 0 {
@@ -52,7 +63,7 @@ func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, reject
 	var buf []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return st, fmt.Errorf("%s: line %d: %w", name, st.Lines+1, err)
+			return st, fmt.Errorf("%s:%d: %w", name, st.Lines+1, err)
 		}
 		buf = buf[:0]
 		tooLong := false
@@ -74,13 +85,16 @@ func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, reject
 			break
 		}
 		if rerr != nil && rerr != io.EOF {
-			return st, fmt.Errorf("%s: line %d: %w", name, st.Lines+1, rerr)
+			return st, fmt.Errorf("%s:%d: %w", name, st.Lines+1, rerr)
 		}
 		if rerr == io.EOF && len(buf) == 0 && !tooLong {
 			return st, nil
 		}
 		st.Lines++
 		line := st.Lines
+		if line == 1 {
+			buf = bytes.TrimPrefix(buf, utf8BOM)
+		}
 		reject := func(id string, err error) error {
 			st.Rejected++
 			return rejects.Write(Reject{File: name, Index: line, Line: line, ID: id, Error: err.Error()})
@@ -97,8 +111,8 @@ func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, reject
 				break
 			}
 			st.Docs++
-			if err := fn(doc, line); err != nil {
-				return st, fmt.Errorf("%s: line %d: %w", name, line, err)
+			if err := fn(doc, line, trimmed); err != nil {
+				return st, fmt.Errorf("%s:%d: %w", name, line, err)
 			}
 		}
 		if werr != nil {
@@ -109,6 +123,8 @@ func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, reject
 		}
 	}
 }
+
+var utf8BOM = []byte("\ufeff")
 
 func parseJSONLLine(data []byte, lim Limits) (Document, error) {
 	var l jsonlLine

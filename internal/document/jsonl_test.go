@@ -73,7 +73,7 @@ func TestScanJSONLCallbackErrorStops(t *testing.T) {
 	n := 0
 	_, err := ScanJSONL(context.Background(), strings.NewReader("{\"id\":\"a\",\"text\":\"\"}\n{\"id\":\"b\",\"text\":\"\"}\n"), "x", Limits{}, nil,
 		func(Document, int64) error { n++; return stop })
-	if !errors.Is(err, stop) || n != 1 || !strings.Contains(err.Error(), "x: line 1") {
+	if !errors.Is(err, stop) || n != 1 || !strings.Contains(err.Error(), "x:1: ") {
 		t.Errorf("err = %v after %d docs", err, n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -32,13 +32,19 @@ type Reject struct {
 // concurrent use. A nil *RejectSink, or one built on a nil writer, discards
 // rejects (but still counts them).
 type RejectSink struct {
-	mu sync.Mutex
-	w  io.Writer
-	n  int
+	mu     sync.Mutex
+	w      io.Writer
+	n      int
+	strict bool
 }
 
 // NewRejectSink returns a sink writing to w (nil: discard).
 func NewRejectSink(w io.Writer) *RejectSink { return &RejectSink{w: w} }
+
+// StrictRejects returns a sink whose Write fails with the reject as the
+// error ("file:line: reason"), for readers that refuse bad input instead of
+// skipping it (`worker annotate`, `worker eval`).
+func StrictRejects() *RejectSink { return &RejectSink{strict: true} }
 
 // Write records r.
 func (s *RejectSink) Write(r Reject) error {
@@ -48,6 +54,9 @@ func (s *RejectSink) Write(r Reject) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
+	if s.strict {
+		return fmt.Errorf("%s:%d: %s", r.File, r.Line, r.Error)
+	}
 	if s.w == nil {
 		return nil
 	}

@@ -1,13 +1,16 @@
 package eval
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/nerstream/nerstream/internal/document"
 )
 
 // Span is an entity with code-point offsets [Begin, End) and a label (type
@@ -25,7 +28,10 @@ type GoldDoc struct {
 	Entities []Span
 }
 
-// ReadDocs reads JSON lines {"pmid"|"id", "text", "entities": [{begin, end, label}]}.
+// ReadDocs reads gold documents: the JSON lines of document.ScanJSONL
+// ({"pmid"|"id", "text", "title"?}) with "entities": [{begin, end, label}]
+// in code-point offsets of the annotated text (document.Content). A bad
+// line is an error naming the file and line.
 func ReadDocs(path string) ([]GoldDoc, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -33,37 +39,26 @@ func ReadDocs(path string) ([]GoldDoc, error) {
 	}
 	defer f.Close()
 	var docs []GoldDoc
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var d struct {
-			PMID     string `json:"pmid"`
-			ID       string `json:"id"`
-			Text     string `json:"text"`
-			Entities []Span `json:"entities"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			return nil, fmt.Errorf("eval: %s:%d: %w", path, line, err)
-		}
-		id := d.ID
-		if id == "" {
-			id = d.PMID
-		}
-		n := len([]rune(d.Text))
-		for _, e := range d.Entities {
-			if e.Begin < 0 || e.End > n || e.Begin >= e.End {
-				return nil, fmt.Errorf("eval: %s:%d: entity [%d,%d) outside the text (%d code points)", path, line, e.Begin, e.End, n)
+	_, err = document.ScanJSONLRaw(context.Background(), f, path, document.Limits{}, document.StrictRejects(),
+		func(d document.Document, line int64, raw []byte) error {
+			var g struct {
+				Entities []Span `json:"entities"`
 			}
-		}
-		docs = append(docs, GoldDoc{ID: id, Text: d.Text, Entities: d.Entities})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("eval: read %s: %w", path, err)
+			if err := json.Unmarshal(raw, &g); err != nil {
+				return fmt.Errorf("entities: %w", err)
+			}
+			text := d.Content()
+			n := utf8.RuneCountInString(text)
+			for _, e := range g.Entities {
+				if e.Begin < 0 || e.End > n || e.Begin >= e.End {
+					return fmt.Errorf("entity [%d,%d) outside the text (%d code points)", e.Begin, e.End, n)
+				}
+			}
+			docs = append(docs, GoldDoc{ID: d.ID, Text: text, Entities: g.Entities})
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	return docs, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/nerstream/nerstream/internal/config"
 )
 
 // LibraryEnv names the environment variable that overrides where the ONNX
@@ -36,14 +38,7 @@ func LibraryCandidates() []string {
 		c = append(c, filepath.Join(d, libName), filepath.Join(d, "..", "lib", libName),
 			filepath.Join(d, "..", ".cache", "onnxruntime", libName))
 	}
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			c = append(c, filepath.Join(d, ".cache", "onnxruntime", libName))
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
+	c = append(c, config.SearchUp(filepath.Join(".cache", "onnxruntime", libName))...)
 	return append(c, "/usr/local/lib/"+libName, "/usr/lib/"+libName, "/usr/lib/x86_64-linux-gnu/"+libName)
 }
 

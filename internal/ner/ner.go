@@ -549,8 +549,7 @@ func (a *Annotator) decode(ctx context.Context, inc <-chan item, out chan<- Resu
 			}
 			free <- b
 		} else {
-			it := it
-			queue = append(queue, &it)
+			queue = append(queue, &it) // a fresh it per iteration (Go 1.22)
 		}
 		for len(queue) > 0 && queue[0].doc.seen == queue[0].total {
 			res, err := a.finish(queue[0].doc, &sc)
@@ -616,15 +615,9 @@ type scratch struct {
 
 // finish decodes a fully scored document into chunks.
 func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
-	L := a.L
 	res := Result{Doc: d.doc, Sentences: len(d.sents), Words: d.words, Pieces: d.pieces, Windows: d.windows}
-	if cap(sc.tmp) < L {
-		sc.tmp = make([]float32, L)
-	}
-	tmp := sc.tmp[:L]
 	for _, s := range d.sents {
-		n := len(s.ids)
-		if n == 0 {
+		if len(s.ids) == 0 {
 			continue
 		}
 		for i, c := range s.ctx {
@@ -632,92 +625,14 @@ func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
 				return res, fmt.Errorf("ner: document %q sentence %d wordpiece %d was not covered by any window (bug)", d.doc.ID, s.index, i)
 			}
 		}
-		nw := s.words[n-1] + 1
-		sc.wfirst = resize(sc.wfirst, nw)
-		sc.wlast = resize(sc.wlast, nw)
-		for w := range nw {
-			sc.wfirst[w] = -1
-		}
-		for i, w := range s.words {
-			if sc.wfirst[w] < 0 {
-				sc.wfirst[w] = i
-			}
-			sc.wlast[w] = i
-		}
-		// Compact away word ids with no wordpieces (cannot happen with HF word ids, but be safe).
-		words := 0
-		for w := range nw {
-			if sc.wfirst[w] >= 0 {
-				sc.wfirst[words], sc.wlast[words] = sc.wfirst[w], sc.wlast[w]
-				words++
-			}
-		}
-		sc.probs = resizeF(sc.probs, words*L)
-		sc.scores = resizeF(sc.scores, words*L)
-		for w := range words {
-			p := sc.probs[w*L : (w+1)*L]
-			f, l := sc.wfirst[w], sc.wlast[w]
-			switch a.opts.Aggregation {
-			case AggFirst:
-				softmaxInto(p, s.logits[f*L:(f+1)*L])
-			case AggAverage:
-				clear(p)
-				for i := f; i <= l; i++ {
-					softmaxInto(tmp, s.logits[i*L:(i+1)*L])
-					for j := range L {
-						p[j] += tmp[j]
-					}
-				}
-				for j := range L {
-					p[j] /= float32(l - f + 1)
-				}
-			case AggMax:
-				best := float32(-1)
-				for i := f; i <= l; i++ {
-					softmaxInto(tmp, s.logits[i*L:(i+1)*L])
-					for j := range L {
-						if tmp[j] > best {
-							best = tmp[j]
-							copy(p, tmp)
-						}
-					}
-				}
-			}
-			sc2 := sc.scores[w*L : (w+1)*L]
-			if a.crf != nil && a.opts.Aggregation == AggFirst {
-				copy(sc2, s.logits[f*L:(f+1)*L])
-			} else {
-				for j := range L {
-					sc2[j] = float32(math.Log(float64(p[j]) + 1e-12))
-				}
-			}
-		}
+		words := sc.wordPieces(s)
+		a.aggregate(s, words, sc)
 		if a.opts.Decoding == DecodeViterbi {
 			sc.path = a.labels.viterbi(sc.scores, words, a.crf, sc.path)
 		} else {
 			sc.path = a.labels.argmax(sc.probs, words, sc.path)
 		}
-		sc.spans = a.labels.chunks(sc.path, sc.spans)
-		for _, sp := range sc.spans {
-			if !a.keepType(sp.typ) {
-				continue
-			}
-			var conf float64
-			for w := sp.first; w <= sp.last; w++ {
-				conf += float64(sc.probs[w*L+sc.path[w]])
-			}
-			conf /= float64(sp.last - sp.first + 1)
-			if conf < a.opts.MinConfidence {
-				continue
-			}
-			fp, lp := sc.wfirst[sp.first], sc.wlast[sp.last]
-			bb, be := s.byteBase+s.bytes[fp].Begin, s.byteBase+s.bytes[lp].End
-			res.Chunks = append(res.Chunks, Chunk{
-				DocID: d.doc.ID, ChunkIndex: len(res.Chunks),
-				Begin: s.charBase + s.chars[fp].Begin, End: s.charBase + s.chars[lp].End,
-				Text: d.doc.Text[bb:be], Label: sp.typ, Confidence: conf, Sentence: s.index,
-			})
-		}
+		res.Chunks = a.appendChunks(res.Chunks, d, s, sc)
 	}
 	a.mu.Lock()
 	a.stats.Docs++
@@ -727,6 +642,112 @@ func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
 	a.stats.Chunks += int64(len(res.Chunks))
 	a.mu.Unlock()
 	return res, nil
+}
+
+// wordPieces fills sc.wfirst/sc.wlast with the first and last wordpiece of
+// each word of s and returns the number of words.
+func (sc *scratch) wordPieces(s *sentState) int {
+	nw := s.words[len(s.ids)-1] + 1
+	sc.wfirst = resize(sc.wfirst, nw)
+	sc.wlast = resize(sc.wlast, nw)
+	for w := range nw {
+		sc.wfirst[w] = -1
+	}
+	for i, w := range s.words {
+		if sc.wfirst[w] < 0 {
+			sc.wfirst[w] = i
+		}
+		sc.wlast[w] = i
+	}
+	// Compact away word ids with no wordpieces (cannot happen with HF word ids, but be safe).
+	words := 0
+	for w := range nw {
+		if sc.wfirst[w] >= 0 {
+			sc.wfirst[words], sc.wlast[words] = sc.wfirst[w], sc.wlast[w]
+			words++
+		}
+	}
+	return words
+}
+
+// aggregate turns wordpiece logits into per-word label probabilities
+// (sc.probs, by the Aggregation option) and decoding scores (sc.scores: log
+// probabilities, or the raw first-piece logits for a CRF).
+func (a *Annotator) aggregate(s *sentState, words int, sc *scratch) {
+	L := a.L
+	if cap(sc.tmp) < L {
+		sc.tmp = make([]float32, L)
+	}
+	tmp := sc.tmp[:L]
+	sc.probs = resizeF(sc.probs, words*L)
+	sc.scores = resizeF(sc.scores, words*L)
+	for w := range words {
+		p := sc.probs[w*L : (w+1)*L]
+		f, l := sc.wfirst[w], sc.wlast[w]
+		switch a.opts.Aggregation {
+		case AggFirst:
+			softmaxInto(p, s.logits[f*L:(f+1)*L])
+		case AggAverage:
+			clear(p)
+			for i := f; i <= l; i++ {
+				softmaxInto(tmp, s.logits[i*L:(i+1)*L])
+				for j := range L {
+					p[j] += tmp[j]
+				}
+			}
+			for j := range L {
+				p[j] /= float32(l - f + 1)
+			}
+		case AggMax:
+			best := float32(-1)
+			for i := f; i <= l; i++ {
+				softmaxInto(tmp, s.logits[i*L:(i+1)*L])
+				for j := range L {
+					if tmp[j] > best {
+						best = tmp[j]
+						copy(p, tmp)
+					}
+				}
+			}
+		}
+		scores := sc.scores[w*L : (w+1)*L]
+		if a.crf != nil && a.opts.Aggregation == AggFirst {
+			copy(scores, s.logits[f*L:(f+1)*L])
+		} else {
+			for j := range L {
+				scores[j] = float32(math.Log(float64(p[j]) + 1e-12))
+			}
+		}
+	}
+}
+
+// appendChunks appends the chunks of the decoded path sc.path of sentence s,
+// with document offsets, text and confidence, filtered by type and
+// MinConfidence.
+func (a *Annotator) appendChunks(out []Chunk, d *docState, s *sentState, sc *scratch) []Chunk {
+	L := a.L
+	sc.spans = a.labels.chunks(sc.path, sc.spans)
+	for _, sp := range sc.spans {
+		if !a.keepType(sp.typ) {
+			continue
+		}
+		var conf float64
+		for w := sp.first; w <= sp.last; w++ {
+			conf += float64(sc.probs[w*L+sc.path[w]])
+		}
+		conf /= float64(sp.last - sp.first + 1)
+		if conf < a.opts.MinConfidence {
+			continue
+		}
+		fp, lp := sc.wfirst[sp.first], sc.wlast[sp.last]
+		bb, be := s.byteBase+s.bytes[fp].Begin, s.byteBase+s.bytes[lp].End
+		out = append(out, Chunk{
+			DocID: d.doc.ID, ChunkIndex: len(out),
+			Begin: s.charBase + s.chars[fp].Begin, End: s.charBase + s.chars[lp].End,
+			Text: d.doc.Text[bb:be], Label: sp.typ, Confidence: conf, Sentence: s.index,
+		})
+	}
+	return out
 }
 
 func (a *Annotator) keepType(t string) bool {

@@ -3,7 +3,6 @@ package pubmed
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -102,6 +101,9 @@ func (e *FileError) Error() string {
 // Unwrap returns the cause.
 func (e *FileError) Unwrap() error { return e.Err }
 
+// Is reports that a FileError is document.ErrUnreadable.
+func (e *FileError) Is(target error) bool { return target == document.ErrUnreadable }
+
 // Option configures Parse.
 type Option func(*config)
 
@@ -155,20 +157,15 @@ func Parse(ctx context.Context, r io.Reader, name string, fn func(Record) error,
 		o(&cfg)
 	}
 	p := &parser{ctx: ctx, name: name, fn: fn, cfg: cfg}
-	br := bufio.NewReaderSize(r, 64<<10)
-	in := io.Reader(br)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return p.st, p.fail(0, 1, fmt.Errorf("gzip header: %w", err))
-		}
-		defer gz.Close()
-		in, p.st.Gzip = gz, true
+	in, gzipped, err := document.Decompress(r)
+	p.st.Gzip = gzipped
+	if err != nil {
+		return p.st, p.fail(0, 1, err)
 	}
 	p.cr = &countingReader{r: bufio.NewReaderSize(in, 64<<10)}
 	p.line = 1
 	p.newDecoder()
-	err := p.run()
+	err = p.run()
 	p.st.Bytes = p.cr.n
 	return p.st, err
 }

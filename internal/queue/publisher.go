@@ -139,21 +139,37 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...Message) error {
 func (p *Publisher) publishError(err error, msgs []Message) error {
 	var werrs kafka.WriteErrors
 	if errors.As(err, &werrs) {
-		var first []string
-		failed := 0
+		pe := &PublishError{Topic: p.topic, Brokers: p.cfg.brokerList(), Total: len(msgs)}
 		for i, e := range werrs {
-			if e == nil {
-				continue
-			}
-			failed++
-			if len(first) < 3 {
-				first = append(first, fmt.Sprintf("message %d (key %q): %v", i, truncKey(msgs[i].Key), e))
+			if e != nil {
+				pe.Causes = append(pe.Causes, fmt.Errorf("message %d (key %q): %w", i, truncKey(msgs[i].Key), e))
 			}
 		}
-		return fmt.Errorf("publish to %s on brokers %s: %d of %d messages failed: %s", p.topic, p.cfg.brokerList(), failed, len(msgs), strings.Join(first, "; "))
+		return pe
 	}
 	return fmt.Errorf("publish %d messages to %s on brokers %s: %w", len(msgs), p.topic, p.cfg.brokerList(), err)
 }
+
+// PublishError reports the messages of one Publish call that the brokers
+// did not accept. errors.Is and errors.As see every cause (for example
+// kafka.MessageSizeTooLarge).
+type PublishError struct {
+	Topic, Brokers string
+	Total          int     // messages in the call
+	Causes         []error // one per failed message, naming its index and key
+}
+
+// Error summarises the failure with the first three causes.
+func (e *PublishError) Error() string {
+	first := make([]string, 0, 3)
+	for _, c := range e.Causes[:min(3, len(e.Causes))] {
+		first = append(first, c.Error())
+	}
+	return fmt.Sprintf("publish to %s on brokers %s: %d of %d messages failed: %s", e.Topic, e.Brokers, len(e.Causes), e.Total, strings.Join(first, "; "))
+}
+
+// Unwrap returns the per-message causes.
+func (e *PublishError) Unwrap() []error { return e.Causes }
 
 // Close flushes nothing (Publish is synchronous) and releases connections.
 func (p *Publisher) Close() error {

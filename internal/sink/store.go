@@ -177,16 +177,6 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...BucketOption) (*Stor
 	return &Store{bucket: b, name: name, prefix: prefix, cfg: cfg}, nil
 }
 
-// NewStore wraps an already opened bucket (for callers that build their own
-// gocloud bucket). name is used in error messages.
-func NewStore(b *blob.Bucket, name, prefix string, opts ...BucketOption) (*Store, error) {
-	prefix = strings.Trim(prefix, "/")
-	if err := ValidatePrefix(prefix); err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
-	}
-	return &Store{bucket: b, name: name, prefix: prefix, cfg: newBucketConfig(opts)}, nil
-}
-
 // newBucketConfig applies opts to the defaults.
 func newBucketConfig(opts []BucketOption) bucketConfig {
 	cfg := bucketConfig{

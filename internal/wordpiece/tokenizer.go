@@ -46,17 +46,6 @@ type config struct {
 // tokenizer_config.json "do_lower_case").
 func WithLowercase(v bool) Option { return func(c *config) { c.lowercase = &v } }
 
-// WithStripAccents sets whether accents are stripped (NFD, then non-spacing
-// marks removed). Without it, accents are stripped exactly when lowercasing.
-func WithStripAccents(v bool) Option { return func(c *config) { c.stripAccents = &v } }
-
-// WithCleanText sets whether control characters are removed and whitespace is
-// mapped to a plain space.
-func WithCleanText(v bool) Option { return func(c *config) { c.cleanText = &v } }
-
-// WithChineseChars sets whether CJK ideographs become words of their own.
-func WithChineseChars(v bool) Option { return func(c *config) { c.chinese = &v } }
-
 // WithMaxInputCharsPerWord sets the length (in code points, after
 // normalization) above which a whole word becomes the unknown token.
 func WithMaxInputCharsPerWord(n int) Option { return func(c *config) { c.maxChars = &n } }

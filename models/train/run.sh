@@ -5,7 +5,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-DATA="${DATA:-/work/shared/data/jnlpba}"
+DATA="${DATA:-$ROOT/../shared/data/jnlpba}" # the shared data directory next to the checkout
 PY="${PY:-/usr/bin/python3}"
 WORK="$HERE/work"
 MIN="${1:-70}"

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -269,11 +267,10 @@ func Run(ctx context.Context, pub Publisher, format Format, files []string, opts
 	for i, p := range plans {
 		o.progress.File(i, p.entry.Name)
 		err := r.file(ctx, p)
-		var fe *fileError
-		if errors.As(err, &fe) {
+		if errors.Is(err, document.ErrUnreadable) {
 			r.sum.Failed++
-			failed = append(failed, fe.err)
-			o.log.Error("file not read to its end", "file", p.entry.Name, "err", fe.err)
+			failed = append(failed, err)
+			o.log.Error("file not read to its end", "file", p.entry.Name, "err", err)
 			continue
 		}
 		if err != nil {
@@ -372,11 +369,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// fileError marks an input that could not be read to its end.
-type fileError struct{ err error }
-
-func (e *fileError) Error() string { return e.err.Error() }
-
 // progressReader reports bytes read to the progress display.
 type progressReader struct {
 	r   io.Reader
@@ -393,7 +385,12 @@ func (pr *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// file publishes one file from p.entry's position.
+// file publishes one file from p.entry's position. Parsing and publishing
+// overlap: this goroutine parses and batches while a publisher goroutine
+// publishes one group of batches at a time (one more may wait) and advances
+// the entry and the manifest after each acknowledgement. A publish failure
+// cancels the parse. An error wrapping document.ErrUnreadable means the
+// file could not be read to its end (what came before was published).
 func (r *runner) file(ctx context.Context, p plan) error {
 	e := p.entry
 	resumed := e.LastIndex >= 0
@@ -403,19 +400,12 @@ func (r *runner) file(ctx context.Context, p plan) error {
 	}
 	f, err := os.Open(p.path)
 	if err != nil {
-		return &fileError{fmt.Errorf("open %s: %w", p.path, err)}
+		return document.Unreadable(fmt.Errorf("open %s: %w", p.path, err))
 	}
 	defer f.Close()
 	in := &progressReader{r: f, p: r.o.progress, sum: &r.sum}
 	rejectsBefore := r.o.rejects.Count()
 
-	b := document.NewBatcher(e.Name, document.WithMaxDocs(e.BatchDocs), document.WithMaxBytes(e.BatchBytes),
-		document.WithMaxDocBytes(r.o.maxDocBytes))
-
-	// Parsing and publishing overlap: this goroutine parses and batches,
-	// the publisher goroutine publishes one group of batches at a time (one
-	// more may wait) and advances the entry and the manifest after each
-	// acknowledgement. A publish failure cancels the parse.
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	groups := make(chan []*document.Batch, 1)
@@ -431,6 +421,38 @@ func (r *runner) file(ctx context.Context, p plan) error {
 		}
 		pubDone <- err
 	}()
+	readErr := r.batch(pctx, in, e, groups)
+	close(groups)
+	if err := <-pubDone; err != nil {
+		return err
+	}
+	unreadable := errors.Is(readErr, document.ErrUnreadable)
+	if readErr != nil && !unreadable {
+		return readErr
+	}
+	e.Rejected += int64(r.o.rejects.Count() - rejectsBefore)
+	r.sum.Rejected += e.Rejected - p.entry.Rejected
+	if unreadable {
+		e.Error = readErr.Error()
+		if err := r.o.manifest.Put(ctx, e); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %w", e.Name, readErr)
+	}
+	e.Done, e.Error = true, ""
+	r.o.log.Info("file published", "file", e.Name, "batches", e.Batches, "docs", e.Docs, "rejected", e.Rejected, "resumed", resumed)
+	return r.o.manifest.Put(ctx, e)
+}
+
+// batch reads the file's records after e.LastIndex, batches them and sends
+// groups of batches to the publisher. Invalid records go to the rejects.
+// What was batched before an unreadable region (an error wrapping
+// document.ErrUnreadable) is still sent; any other error (the publisher's,
+// ctx's) stops at once: the manifest already holds the last acknowledged
+// position.
+func (r *runner) batch(ctx context.Context, in io.Reader, e FileEntry, groups chan<- []*document.Batch) error {
+	b := document.NewBatcher(e.Name, document.WithMaxDocs(e.BatchDocs), document.WithMaxBytes(e.BatchBytes),
+		document.WithMaxDocBytes(r.o.maxDocBytes))
 	var pending []*document.Batch
 	send := func() error {
 		if len(pending) == 0 {
@@ -440,13 +462,12 @@ func (r *runner) file(ctx context.Context, p plan) error {
 		case groups <- pending:
 			pending = nil
 			return nil
-		case <-pctx.Done():
-			return pctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	skipUpTo := e.LastIndex
 	handle := func(doc document.Document, pos, offset, line int64) error {
-		if pos <= skipUpTo {
+		if pos <= e.LastIndex {
 			r.sum.AlreadyPublished++
 			return nil
 		}
@@ -465,53 +486,30 @@ func (r *runner) file(ctx context.Context, p plan) error {
 		}
 		return nil
 	}
-
 	var readErr error
 	switch r.format {
 	case FormatPubMed:
-		_, readErr = pubmed.Parse(pctx, in, e.Name, func(rec pubmed.Record) error {
+		_, readErr = pubmed.Parse(ctx, in, e.Name, func(rec pubmed.Record) error {
 			return handle(rec.Doc, rec.Index, rec.Offset, rec.Line)
 		}, pubmed.WithRejectSink(r.o.rejects), pubmed.WithMaxDocBytes(r.o.maxDocBytes))
 	case FormatJSONL:
 		var src io.Reader
-		src, readErr = maybeGunzip(in)
+		src, _, readErr = document.Decompress(in)
 		if readErr == nil {
-			_, readErr = document.ScanJSONL(pctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
+			_, readErr = document.ScanJSONL(ctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
 				func(doc document.Document, line int64) error { return handle(doc, line, 0, line) })
 		}
 	}
-	// What was batched before an unreadable region is valid: publish it.
-	// Any other error (the publisher's, the manifest's, ctx's) stops here;
-	// the manifest already holds the last acknowledged position.
-	var fe *pubmed.FileError
-	unreadable := readErr != nil && (errors.As(readErr, &fe) || isReadError(readErr))
-	if readErr == nil || unreadable {
-		if last := b.Flush(); last != nil {
-			pending = append(pending, last)
-		}
-		if err := send(); err != nil && readErr == nil {
-			readErr = err
-		}
-	}
-	close(groups)
-	if err := <-pubDone; err != nil {
-		return err
-	}
-	if readErr != nil && !unreadable {
+	if readErr != nil && !errors.Is(readErr, document.ErrUnreadable) {
 		return readErr
 	}
-	e.Rejected += int64(r.o.rejects.Count() - rejectsBefore)
-	r.sum.Rejected += e.Rejected - p.entry.Rejected
-	if unreadable {
-		e.Error = readErr.Error()
-		if err := r.o.manifest.Put(ctx, e); err != nil {
-			return err
-		}
-		return &fileError{fmt.Errorf("%s: %w", e.Name, readErr)}
+	if last := b.Flush(); last != nil {
+		pending = append(pending, last)
 	}
-	e.Done, e.Error = true, ""
-	r.o.log.Info("file published", "file", e.Name, "batches", e.Batches, "docs", e.Docs, "rejected", e.Rejected, "resumed", resumed)
-	return r.o.manifest.Put(ctx, e)
+	if err := send(); err != nil && readErr == nil {
+		return err
+	}
+	return readErr
 }
 
 // publishGroup publishes batches (one Publish call) and, once they are
@@ -541,42 +539,6 @@ func (r *runner) publishGroup(ctx context.Context, e *FileEntry, batches []*docu
 	r.sum.Docs += int64(docs)
 	r.o.progress.Docs(docs)
 	return r.o.manifest.Put(ctx, *e)
-}
-
-// readErrorMark wraps input read errors so they can be told apart from the
-// callback's errors.
-type readErrorMark struct{ error }
-
-func (e readErrorMark) Unwrap() error { return e.error }
-
-func isReadError(err error) bool {
-	var m readErrorMark
-	return errors.As(err, &m)
-}
-
-// maybeGunzip returns r decompressed when it starts with the gzip magic.
-func maybeGunzip(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, readErrorMark{fmt.Errorf("gzip header: %w", err)}
-		}
-		return markReader{gz}, nil
-	}
-	return markReader{br}, nil
-}
-
-// markReader marks its read errors (other than io.EOF) as input errors.
-type markReader struct{ r io.Reader }
-
-func (m markReader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = readErrorMark{err}
-	}
-	return n, err
 }
 
 // Message turns a batch into the Kafka message: key = batch id (spreads
