@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nerstream/nerstream/internal/config"
@@ -21,5 +23,29 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	f.register(fs)
 	if missing := config.Undocumented(fs, string(readme)); len(missing) > 0 {
 		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/worker run -h`", missing)
+	}
+}
+
+// TestNoMachinePathsInHelp: defaults shown in help and in the README are
+// relative or described, never a path of the machine that built them.
+func TestNoMachinePathsInHelp(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	fs.VisitAll(func(fl *flag.Flag) {
+		if filepath.IsAbs(fl.DefValue) {
+			t.Errorf("--%s defaults to the absolute path %s", fl.Name, fl.DefValue)
+		}
+	})
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(readme), root+"/") {
+		t.Errorf("README.md contains this checkout's path %s", root)
 	}
 }

@@ -18,6 +18,7 @@ type countHandler struct {
 	committed []int64
 	first     map[int]int64
 	n         int
+	acked     int // records whose commit the broker acknowledged
 	assigned  chan struct{}
 	once      sync.Once
 }
@@ -41,7 +42,13 @@ func (h *countHandler) Records(ctx context.Context, part queue.Partition, recs [
 	}
 	h.n += len(recs)
 	h.mu.Unlock()
-	return part.Commit(ctx, recs[len(recs)-1].Offset+1)
+	if err := part.Commit(ctx, recs[len(recs)-1].Offset+1); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.acked += len(recs)
+	h.mu.Unlock()
+	return nil
 }
 
 func (h *countHandler) Revoked(queue.Partition) {}
@@ -96,17 +103,17 @@ func TestDemoResume(t *testing.T) {
 				case <-time.After(20 * time.Second):
 					t.Fatal("no assignment within 20s")
 				}
+				// Wait until every record is read and its commit acknowledged.
 				deadline := time.Now().Add(10 * time.Second)
 				for {
 					h.mu.Lock()
-					n := h.n
+					acked := h.acked
 					h.mu.Unlock()
-					if n >= publish || time.Now().After(deadline) {
+					if acked >= publish || time.Now().After(deadline) {
 						break
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
-				time.Sleep(300 * time.Millisecond) // let the last commits land
 				if closeBrokerFirst {
 					b.Close()
 				}

@@ -13,7 +13,11 @@
 //     source of truth for progress, and group commits ([Group.Commit]) only
 //     feed lag monitoring and the FromCommitted default. Each owned
 //     partition gets its own fetch loop; a blocking Handler.Records is
-//     backpressure for that partition only.
+//     backpressure for that partition only. Every callback receives the
+//     partition's [Partition] handle (Commit, HighWatermark), as franz-go's
+//     callbacks receive the client, so a handler is complete when built and
+//     never needs the Group; package queuetest has a fake handle for
+//     handler tests without a broker.
 //   - [DeadLetter] forwards a failed record with nerstream-* headers that
 //     name the source topic, partition, offset, cause and time.
 //   - [Config] carries brokers, TLS and SASL (plain, SCRAM-SHA-256/512);

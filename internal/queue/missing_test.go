@@ -2,7 +2,9 @@ package queue
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -11,7 +13,10 @@ import (
 // it (instead of kafka-go's tight rejoin loop) and then consumes it.
 func TestMissingTopicWaits(t *testing.T) {
 	brokers := startBroker(t)
-	g, err := NewGroup(brokers, "later", "m", fastGroup()...)
+	waiting := make(chan struct{})
+	var once sync.Once
+	log := slog.New(signalHandler{msg: "waiting for topic", fn: func() { once.Do(func() { close(waiting) }) }})
+	g, err := NewGroup(brokers, "later", "m", fastGroup(WithLogger(log))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +25,11 @@ func TestMissingTopicWaits(t *testing.T) {
 	}
 	h := newRecHandler("m")
 	runGroup(t, g, h)
-	time.Sleep(300 * time.Millisecond)
+	select { // the group reached its wait for the topic
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group never reported waiting for the topic")
+	}
 	if n := len(h.assignCalls()); n != 0 {
 		t.Fatalf("%d partitions assigned before the topic exists", n)
 	}
@@ -35,3 +44,20 @@ func TestMissingTopicWaits(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 }
+
+// signalHandler is a slog.Handler that calls fn for every record whose
+// message is msg, and drops all records.
+type signalHandler struct {
+	msg string
+	fn  func()
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.fn()
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }

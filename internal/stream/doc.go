@@ -5,10 +5,18 @@
 // # Data path
 //
 // Records of every owned partition are decoded (package document), their
-// documents fed to one shared ner.Annotator (so windows of many messages and
-// partitions fill each [B,128] batch), and the results — which come back in
-// input order — are routed to a per-partition open file. Finished files go to
-// an uploader; the Kafka commit follows the upload.
+// documents fed to one shared annotator (so windows of many messages and
+// partitions fill each [B,128] batch), and the results are routed to a
+// per-partition open file. Finished files go to an uploader; the Kafka
+// commit (through the partition's queue.Partition handle) follows the upload.
+//
+// The annotator is a small interface ([Annotator]: *ner.Annotator in
+// production, a fake in most tests). The worker sends typed entries through
+// it with ner.Ordered: each document of a record, then an end-of-record
+// marker, and idle-check markers carrying a fresh high-water mark. Ordered
+// guarantees that entries come out in the order they went in, so a record's
+// marker follows all of its documents and the dispatcher never needs to
+// match results to records.
 //
 // # Exactly once
 //
