@@ -99,6 +99,9 @@ func TestPubMedProducerToBucket(t *testing.T) {
 	c := newCluster(t, 4)
 	manifest := filepath.Join(t.TempDir(), "manifest.json")
 	c.runProducer("--manifest", manifest, "../testdata/pubmed")
+	// Per-document packing, so that the check below can annotate the
+	// documents without knowing how the producer batched them.
+	c.extra = append(c.extra, "--packing", "document")
 	c.startWorker(0)
 	c.startWorker(1)
 	mdir := modelDir(t)
@@ -150,7 +153,7 @@ func TestPubMedProducerToBucket(t *testing.T) {
 		byVersion[d.Version] = append(byVersion[d.Version], d)
 	}
 	for v, docs := range byVersion {
-		for id, cs := range annotateInProcess(t, docs) {
+		for id, cs := range annotateInProcess(t, docs, 0) {
 			for _, ch := range cs {
 				want[fmt.Sprintf("%s/v%d/%d", id, v, ch.ChunkIndex)]++
 			}

@@ -311,7 +311,11 @@ type chunkKey struct {
 
 // checkExactlyOnce asserts every (doc, chunk) row appears once and the chunks
 // equal an in-process annotation of the same texts.
-func checkExactlyOnce(t *testing.T, rows []sink.Row, docs []document.Document) {
+// checkExactlyOnce checks that every chunk row appears once and that the
+// chunks equal an in-process annotation of the same records (per documents
+// each, as published: record packing groups a record's documents; per 0:
+// the workers ran with --packing document).
+func checkExactlyOnce(t *testing.T, rows []sink.Row, docs []document.Document, per int) {
 	t.Helper()
 	count := map[chunkKey]int{}
 	got := map[string][]sink.Row{}
@@ -333,7 +337,7 @@ func checkExactlyOnce(t *testing.T, rows []sink.Row, docs []document.Document) {
 	if dups > 0 {
 		t.Fatalf("%d duplicated rows", dups)
 	}
-	want := annotateInProcess(t, docs)
+	want := annotateInProcess(t, docs, per)
 	total := 0
 	for _, d := range docs {
 		g := got[d.ID]
@@ -355,7 +359,7 @@ func checkExactlyOnce(t *testing.T, rows []sink.Row, docs []document.Document) {
 	t.Logf("%d documents, %d chunks, each exactly once and equal to annotate", len(docs), total)
 }
 
-func annotateInProcess(t *testing.T, docs []document.Document) map[string][]ner.Chunk {
+func annotateInProcess(t *testing.T, docs []document.Document, per int) map[string][]ner.Chunk {
 	t.Helper()
 	b, err := model.LoadBundle(testModel)
 	if err != nil {
@@ -366,21 +370,35 @@ func annotateInProcess(t *testing.T, docs []document.Document) map[string][]ner.
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a, err := ner.New(b.Tokenizer, s, b.Labels, ner.DefaultOptions())
+	o := ner.DefaultOptions()
+	if per <= 0 {
+		o.Packing = ner.PackDocument
+	}
+	a, err := ner.New(b.Tokenizer, s, b.Labels, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := make([]ner.Doc, len(docs))
-	for i, d := range docs {
-		in[i] = ner.Doc{ID: d.ID, Text: d.Content()}
-	}
-	res, err := a.Annotate(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := make(chan ner.Item[struct{}], 16)
+	res := make(chan ner.Annotated[struct{}], 16)
+	errc := make(chan error, 1)
+	go func() { errc <- ner.Ordered(context.Background(), a.Run, in, res) }()
+	go func() {
+		defer close(in)
+		for i, d := range docs {
+			in <- ner.Item[struct{}]{Doc: ner.Doc{ID: d.ID, Text: d.Content()}}
+			if per > 0 && (i+1)%per == 0 || i == len(docs)-1 {
+				in <- ner.Item[struct{}]{Marker: true} // end of the record
+			}
+		}
+	}()
 	out := map[string][]ner.Chunk{}
-	for _, r := range res {
-		out[r.Doc.ID] = r.Chunks
+	for r := range res {
+		if !r.Marker {
+			out[r.Result.Doc.ID] = r.Result.Chunks
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -399,10 +417,11 @@ func TestTwoWorkersExactlyOnce(t *testing.T) {
 	docs := testDocs(t, 120)
 	c.startWorker(0)
 	c.startWorker(1)
-	c.publish(docs, 3, 0)
+	const per = 3
+	c.publish(docs, per, 0)
 	rows := c.waitRows(ids(docs), 120*time.Second)
 	c.stopAll()
-	checkExactlyOnce(t, rows, docs)
+	checkExactlyOnce(t, rows, docs, per)
 	checkDuckDB(t, c.out, len(rows))
 }
 
@@ -423,10 +442,11 @@ func TestTwoWorkersExactlyOnceS3(t *testing.T) {
 	docs := testDocs(t, 60)
 	c.startWorker(0)
 	c.startWorker(1)
-	c.publish(docs, 3, 0)
+	const per = 3
+	c.publish(docs, per, 0)
 	rows := c.waitRows(ids(docs), 120*time.Second)
 	c.stopAll()
-	checkExactlyOnce(t, rows, docs)
+	checkExactlyOnce(t, rows, docs, per)
 }
 
 // TestCrashRestartExactlyOnce kills workers with SIGKILL at random moments
@@ -438,7 +458,8 @@ func TestCrashRestartExactlyOnce(t *testing.T) {
 	c.startWorker(1)
 	done := make(chan struct{})
 	// ~16 s of publishing, so that every kill lands while records stream in.
-	go func() { defer close(done); c.publish(docs, 2, 200*time.Millisecond) }()
+	const per = 2
+	go func() { defer close(done); c.publish(docs, per, 200*time.Millisecond) }()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	kills := 0
 	for kills < 4 {
@@ -459,7 +480,7 @@ func TestCrashRestartExactlyOnce(t *testing.T) {
 	rows := c.waitRows(ids(docs), 150*time.Second)
 	c.stopAll()
 	t.Logf("%d SIGKILLs", kills)
-	checkExactlyOnce(t, rows, docs)
+	checkExactlyOnce(t, rows, docs, per)
 }
 
 // TestZombieAddsNoDuplicates pauses a worker (SIGSTOP) past its session
@@ -470,7 +491,8 @@ func TestZombieAddsNoDuplicates(t *testing.T) {
 	c.startWorker(0)
 	c.startWorker(1)
 	done := make(chan struct{})
-	go func() { defer close(done); c.publish(docs, 2, 30*time.Millisecond) }()
+	const per = 2
+	go func() { defer close(done); c.publish(docs, per, 30*time.Millisecond) }()
 	c.waitMetric(0, metrics.NameRecords, 1, 30*time.Second) // worker 0 is consuming
 	c.signal(0, syscall.SIGSTOP)
 	// Past the session timeout (2s) the group gives worker 0's partitions
@@ -493,7 +515,7 @@ func TestZombieAddsNoDuplicates(t *testing.T) {
 	if !strings.Contains(string(log0), `"msg":"partition revoked"`) {
 		t.Fatal("the paused worker never lost a partition")
 	}
-	checkExactlyOnce(t, rows, docs)
+	checkExactlyOnce(t, rows, docs, per)
 }
 
 // checkDuckDB reads the bucket with DuckDB (an independent Parquet reader).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/nerstream/nerstream/internal/eval"
@@ -18,6 +19,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	docsPath := fs.String("docs", "", "gold documents: JSON lines {\"pmid\"|\"id\",\"text\",\"entities\":[{begin,end,label}]} (code-point offsets)")
 	iobPath := fs.String("iob", "", "gold pre-tokenized sentences: token<TAB>IOB2 tag, blank line between sentences")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	mates := fs.Bool("record-mates", false, "with --docs: annotate again with every record group shifted by half a group, and count the documents whose chunks change with their record-mates")
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -42,6 +44,12 @@ func cmdEval(ctx context.Context, args []string) error {
 	}
 	st := ann.Stats()
 	el := time.Since(t0)
+	changed := -1
+	if *mates && *docsPath != "" {
+		if changed, err = recordMatesChanged(ctx, ann, *docsPath); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		out := struct {
 			eval.Report
@@ -51,7 +59,11 @@ func cmdEval(ctx context.Context, args []string) error {
 			Seconds         float64 `json:"seconds"`
 			Windows         int64   `json:"windows"`
 			SlotUtilization float64 `json:"slot_utilization"`
-		}{rep, b.ID(), *docsPath + *iobPath, mf.packing, el.Seconds(), st.Windows, st.SlotUtilization()}
+			MatesChanged    *int    `json:"record_mates_changed,omitempty"`
+		}{rep, b.ID(), *docsPath + *iobPath, mf.packing, el.Seconds(), st.Windows, st.SlotUtilization(), nil}
+		if changed >= 0 {
+			out.MatesChanged = &changed
+		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -61,7 +73,45 @@ func cmdEval(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("windows %d, slot utilization %.1f%%, %.1fs (%.1f docs/s)\n", st.Windows, 100*st.SlotUtilization(), el.Seconds(), float64(st.Docs)/el.Seconds())
+	if changed >= 0 {
+		fmt.Printf("record-mates: %d of %d documents' chunks change when their record group is shifted by %d documents\n", changed, st.Docs, ner.RecordDocs/2)
+	}
 	return nil
+}
+
+// recordMatesChanged annotates the documents of path twice, the second time
+// rotated by half a PackRecord group so every document gets other
+// record-mates, and counts the documents whose chunks differ.
+func recordMatesChanged(ctx context.Context, ann *ner.Annotator, path string) (int, error) {
+	gold, err := eval.ReadDocs(path)
+	if err != nil {
+		return 0, err
+	}
+	docs := make([]ner.Doc, len(gold))
+	for i, g := range gold {
+		docs[i] = ner.Doc{ID: g.ID, Text: g.Text}
+	}
+	k := min(ner.RecordDocs/2, len(docs))
+	shifted := append(append([]ner.Doc(nil), docs[k:]...), docs[:k]...)
+	a, err := ann.Annotate(ctx, docs)
+	if err != nil {
+		return 0, err
+	}
+	b, err := ann.Annotate(ctx, shifted)
+	if err != nil {
+		return 0, err
+	}
+	spans := map[string][]eval.Span{}
+	for _, r := range b {
+		spans[r.Doc.ID] = chunkSpans(r.Chunks)
+	}
+	changed := 0
+	for _, r := range a {
+		if !slices.Equal(chunkSpans(r.Chunks), spans[r.Doc.ID]) {
+			changed++
+		}
+	}
+	return changed, nil
 }
 
 func evalDocs(ctx context.Context, ann *ner.Annotator, path string) (eval.Report, error) {

@@ -53,6 +53,7 @@ type modelFlags struct {
 	overlap                        int
 	labels                         string
 	minConf                        float64
+	warmup                         bool
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -63,10 +64,11 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.inter, "inter-threads", 0, "ONNX Runtime inter-op threads (0: default)")
 	fs.StringVar(&m.aggregation, "aggregation", "first", "word label from its wordpieces: first, average or max")
 	fs.StringVar(&m.decoding, "decoding", "", "BIO decoding: viterbi or argmax (default: the bundle's, else viterbi)")
-	fs.StringVar(&m.packing, "packing", "document", "sentences per window: document, sentence or stream")
+	fs.StringVar(&m.packing, "packing", ner.DefaultOptions().Packing.String(), "sentences per window: record (first-fit decreasing over the documents of a Kafka record, or of 64 consecutive documents), document, sentence or stream")
 	fs.IntVar(&m.overlap, "overlap", 32, "wordpieces shared by neighbouring windows of a long sentence")
 	fs.StringVar(&m.labels, "labels", "", "comma-separated entity types to keep (default: all)")
 	fs.Float64Var(&m.minConf, "min-confidence", 0, "drop chunks with a lower confidence")
+	fs.BoolVar(&m.warmup, "warmup", false, "run one full all-padding batch at start-up (always done when the graph does not declare its label count)")
 }
 
 // open loads the bundle, starts the session and builds the annotator.
@@ -112,7 +114,7 @@ func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner
 	if b.CRF != nil {
 		o.CRF = &ner.CRFTransitions{Transitions: b.CRF.Transitions, Start: b.CRF.Start, End: b.CRF.End}
 	}
-	s, err := model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(m.intra, m.inter), model.WithLogger(log))
+	s, err := model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(m.intra, m.inter), model.WithLogger(log), model.WithWarmup(m.warmup))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,10 +1,13 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,4 +247,25 @@ func BenchmarkRunTiny(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "windows/s")
+}
+
+// TestWarmupOnlyWhenAskedOrNeeded: the test bundle declares its label
+// dimension, so a session starts without a warm-up batch unless asked.
+func TestWarmupOnlyWhenAskedOrNeeded(t *testing.T) {
+	b, err := LoadBundle(tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []bool{false, true} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewJSONHandler(&buf, nil))
+		s, err := NewSession(b, WithBatchSize(2), WithDevice(Device{Kind: "cpu"}), WithWarmup(want), WithLogger(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got := strings.Contains(buf.String(), fmt.Sprintf(`"warmup":%v`, want)); !got {
+			t.Errorf("WithWarmup(%v): session log %s", want, buf.String())
+		}
+	}
 }

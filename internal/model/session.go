@@ -53,6 +53,7 @@ type options struct {
 	device       Device
 	intraThreads int
 	interThreads int
+	warmup       bool
 	log          *slog.Logger
 }
 
@@ -68,6 +69,14 @@ func WithDevice(d Device) Option { return func(o *options) { o.device = d } }
 func WithThreads(intra, inter int) Option {
 	return func(o *options) { o.intraThreads, o.interThreads = intra, inter }
 }
+
+// WithWarmup runs one full all-padding batch at start-up (default off). The
+// graph's declared shapes already prove the inputs, the sequence length and
+// the label count; the warm-up run happens anyway when the graph leaves the
+// label dimension open, since only a run can then compare it with
+// config.json. A warm-up moves ONNX Runtime's lazy initialisation (seconds
+// for a BERT-base graph) before the first real batch.
+func WithWarmup(on bool) Option { return func(o *options) { o.warmup = on } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -104,7 +113,7 @@ func NewSession(b *Bundle, opts ...Option) (*Session, error) {
 	if err := Init(); err != nil {
 		return nil, err
 	}
-	inNames, outName, hasTypes, err := graphIO(b)
+	inNames, outName, hasTypes, labelsDeclared, err := graphIO(b)
 	if err != nil {
 		return nil, err
 	}
@@ -146,27 +155,32 @@ func NewSession(b *Bundle, opts ...Option) (*Session, error) {
 		s.Close()
 		return nil, fmt.Errorf("model %s: create session: %w", b.ModelPath, err)
 	}
-	// Warm-up on an all-padding batch with a [CLS] [SEP] row: catches shape and
-	// label-count mismatches at start-up.
-	ids := make([]int64, s.batch*s.seq)
-	mask := make([]int64, s.batch*s.seq)
-	ids[0], ids[1], mask[0], mask[1] = b.Tokenizer.CLS(), b.Tokenizer.SEP(), 1, 1
-	if _, err := s.Run(context.Background(), ids, mask); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("model %s: warm-up run with [%d,%d] inputs and [%d,%d,%d] logits (labels in config.json: %d): %w",
-			b.ModelPath, s.batch, s.seq, s.batch, s.seq, s.labels, s.labels, err)
+	// Warm-up on an all-padding batch with a [CLS] [SEP] row: catches label
+	// mismatches the graph does not declare, and front-loads initialisation.
+	warm := o.warmup || !labelsDeclared
+	if warm {
+		ids := make([]int64, s.batch*s.seq)
+		mask := make([]int64, s.batch*s.seq)
+		ids[0], ids[1], mask[0], mask[1] = b.Tokenizer.CLS(), b.Tokenizer.SEP(), 1, 1
+		if _, err := s.Run(context.Background(), ids, mask); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("model %s: warm-up run with [%d,%d] inputs and [%d,%d,%d] logits (labels in config.json: %d): %w",
+				b.ModelPath, s.batch, s.seq, s.batch, s.seq, s.labels, s.labels, err)
+		}
 	}
 	o.log.Info("model session ready", "model", b.ID(), "device", dev.String(), "batch", s.batch, "seq", s.seq,
-		"labels", s.labels, "inputs", inNames)
+		"labels", s.labels, "inputs", inNames, "warmup", warm)
 	return s, nil
 }
 
 // graphIO reads the graph's input and output names and checks them against
 // the BERT token-classification contract.
-func graphIO(b *Bundle) (inputs []string, output string, hasTypes bool, err error) {
+// graphIO checks the graph's inputs and output against the bundle;
+// labelsDeclared is false when the graph leaves the label dimension open.
+func graphIO(b *Bundle) (inputs []string, output string, hasTypes, labelsDeclared bool, err error) {
 	ins, outs, err := ort.GetInputOutputInfo(b.ModelPath)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("model %s: read graph: %w", b.ModelPath, err)
+		return nil, "", false, false, fmt.Errorf("model %s: read graph: %w", b.ModelPath, err)
 	}
 	have := map[string]ort.InputOutputInfo{}
 	for _, in := range ins {
@@ -175,10 +189,10 @@ func graphIO(b *Bundle) (inputs []string, output string, hasTypes bool, err erro
 	for _, want := range []string{"input_ids", "attention_mask"} {
 		in, ok := have[want]
 		if !ok {
-			return nil, "", false, fmt.Errorf("model %s: graph has no input %q (inputs: %v)", b.ModelPath, want, names(ins))
+			return nil, "", false, false, fmt.Errorf("model %s: graph has no input %q (inputs: %v)", b.ModelPath, want, names(ins))
 		}
 		if in.DataType != ort.TensorElementDataTypeInt64 || len(in.Dimensions) != 2 {
-			return nil, "", false, fmt.Errorf("model %s: input %s is %s, want int64 [batch, seq]", b.ModelPath, want, in.String())
+			return nil, "", false, false, fmt.Errorf("model %s: input %s is %s, want int64 [batch, seq]", b.ModelPath, want, in.String())
 		}
 	}
 	inputs = []string{"input_ids", "attention_mask"}
@@ -187,11 +201,11 @@ func graphIO(b *Bundle) (inputs []string, output string, hasTypes bool, err erro
 	}
 	for _, in := range ins {
 		if in.Name != "input_ids" && in.Name != "attention_mask" && in.Name != "token_type_ids" {
-			return nil, "", false, fmt.Errorf("model %s: unexpected graph input %q (supported: input_ids, attention_mask, token_type_ids)", b.ModelPath, in.Name)
+			return nil, "", false, false, fmt.Errorf("model %s: unexpected graph input %q (supported: input_ids, attention_mask, token_type_ids)", b.ModelPath, in.Name)
 		}
 	}
 	if len(outs) == 0 {
-		return nil, "", false, fmt.Errorf("model %s: graph has no outputs", b.ModelPath)
+		return nil, "", false, false, fmt.Errorf("model %s: graph has no outputs", b.ModelPath)
 	}
 	out := outs[0]
 	for _, o := range outs {
@@ -200,17 +214,17 @@ func graphIO(b *Bundle) (inputs []string, output string, hasTypes bool, err erro
 		}
 	}
 	if out.DataType != ort.TensorElementDataTypeFloat || len(out.Dimensions) != 3 {
-		return nil, "", false, fmt.Errorf("model %s: output %s, want float32 logits [batch, seq, labels]", b.ModelPath, out.String())
+		return nil, "", false, false, fmt.Errorf("model %s: output %s, want float32 logits [batch, seq, labels]", b.ModelPath, out.String())
 	}
 	if n := out.Dimensions[2]; n > 0 && int(n) != len(b.Labels) {
-		return nil, "", false, fmt.Errorf("model %s: logits have %d labels but config.json id2label has %d", b.ModelPath, n, len(b.Labels))
+		return nil, "", false, false, fmt.Errorf("model %s: logits have %d labels but config.json id2label has %d", b.ModelPath, n, len(b.Labels))
 	}
 	for i, d := range []int64{in2(have["input_ids"].Dimensions, 1), out.Dimensions[1]} {
 		if d > 0 && int(d) != b.MaxLength {
-			return nil, "", false, fmt.Errorf("model %s: graph sequence length is fixed at %d (tensor %d) but the bundle's max length is %d", b.ModelPath, d, i, b.MaxLength)
+			return nil, "", false, false, fmt.Errorf("model %s: graph sequence length is fixed at %d (tensor %d) but the bundle's max length is %d", b.ModelPath, d, i, b.MaxLength)
 		}
 	}
-	return inputs, out.Name, hasTypes, nil
+	return inputs, out.Name, hasTypes, out.Dimensions[2] > 0, nil
 }
 
 func in2(s ort.Shape, i int) int64 {

@@ -9,7 +9,12 @@
 // split into sentences (package segment) and tokenized per sentence (package
 // wordpiece). Whole sentences are packed into windows according to the
 // Packing mode: one sentence per window, consecutive sentences of one document
-// per window, or consecutive sentences of consecutive documents. A sentence
+// per window, consecutive sentences of consecutive documents, or (the
+// default, PackRecord) the sentences of a group of documents first-fit
+// decreasing by length — a group is the documents between two [Ordered]
+// markers (a Kafka record in `worker run`), at most RecordDocs of them, so
+// windows are nearly full and a document's windows depend on its group
+// alone. The packer type does the placing; prepare feeds it. A sentence
 // longer than T-2 wordpieces is cut into overlapping windows (Overlap
 // wordpieces shared by neighbours); each wordpiece takes its logits from the
 // window in which it has the most context on both sides. No wordpiece is ever

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nerstream/nerstream/internal/segment"
 	"github.com/nerstream/nerstream/internal/wordpiece"
 )
 
@@ -33,9 +32,19 @@ const (
 	PackSentence
 	// PackStream packs consecutive sentences across document borders.
 	PackStream
+	// PackRecord packs the sentences of a group of documents — the
+	// documents between two record boundaries ([Ordered] markers), at most
+	// RecordDocs of them — first-fit decreasing by length, so windows are
+	// nearly full. A document's windows depend only on its group, never on
+	// batching or timing, so output stays reproducible.
+	PackRecord
 )
 
-// ParsePacking parses "document", "sentence" or "stream".
+// RecordDocs bounds a PackRecord group without a boundary: the producer's
+// documents per batch message (document.DefaultMaxDocs).
+const RecordDocs = 64
+
+// ParsePacking parses "document", "sentence", "stream" or "record".
 func ParsePacking(s string) (Packing, error) {
 	switch s {
 	case "", "document", "doc":
@@ -44,11 +53,13 @@ func ParsePacking(s string) (Packing, error) {
 		return PackSentence, nil
 	case "stream":
 		return PackStream, nil
+	case "record":
+		return PackRecord, nil
 	}
-	return 0, fmt.Errorf("packing %q: want document, sentence or stream", s)
+	return 0, fmt.Errorf("packing %q: want document, sentence, stream or record", s)
 }
 
-func (p Packing) String() string { return [...]string{"document", "sentence", "stream"}[p] }
+func (p Packing) String() string { return [...]string{"document", "sentence", "stream", "record"}[p] }
 
 // Options configure an Annotator. The zero value is not valid; start from
 // DefaultOptions.
@@ -71,7 +82,7 @@ type CRFTransitions struct {
 
 // DefaultOptions are the defaults of every command.
 func DefaultOptions() Options {
-	return Options{Aggregation: AggFirst, Decoding: DecodeViterbi, Packing: PackDocument, Overlap: 32, Linger: 20 * time.Millisecond}
+	return Options{Aggregation: AggFirst, Decoding: DecodeViterbi, Packing: PackRecord, Overlap: 32, Linger: 20 * time.Millisecond}
 }
 
 // Doc is one document to annotate. Meta is carried through to the Result.
@@ -79,6 +90,8 @@ type Doc struct {
 	ID   string
 	Text string
 	Meta any
+
+	boundary bool // an Ordered marker: ends a PackRecord group
 }
 
 // Chunk is one entity mention. Begin and End are Unicode code-point offsets
@@ -314,197 +327,6 @@ func (a *Annotator) newBatch() *batch {
 	return &batch{ids: make([]int64, a.B*a.T), mask: make([]int64, a.B*a.T), logits: make([]float32, a.B*a.T*a.L)}
 }
 
-// prepare segments, tokenizes and packs documents into batches.
-func (a *Annotator) prepare(ctx context.Context, in <-chan Doc, outc chan<- item, free chan *batch) error {
-	var (
-		cur    *batch
-		win    window
-		enc    wordpiece.Encoding
-		sents  []segment.Sentence
-		linger <-chan time.Time
-		timer  *time.Timer
-	)
-	capTok := a.T - 2
-	send := func(it item) error {
-		select {
-		case outc <- it:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	getBatch := func() error {
-		if cur != nil {
-			return nil
-		}
-		select {
-		case cur = <-free:
-			cur.rows = cur.rows[:0]
-			cur.used = 0
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	flushBatch := func() error {
-		if cur == nil || len(cur.rows) == 0 {
-			return nil
-		}
-		// Pad remaining rows: all-zero ids and mask.
-		for r := len(cur.rows); r < a.B; r++ {
-			clear(cur.ids[r*a.T : (r+1)*a.T])
-			clear(cur.mask[r*a.T : (r+1)*a.T])
-		}
-		b := cur
-		cur = nil
-		return send(item{b: b})
-	}
-	closeWindow := func() error {
-		if len(win.pieces) == 0 {
-			return nil
-		}
-		if err := getBatch(); err != nil {
-			return err
-		}
-		r := len(cur.rows)
-		ids := cur.ids[r*a.T : (r+1)*a.T]
-		mask := cur.mask[r*a.T : (r+1)*a.T]
-		clear(ids)
-		clear(mask)
-		ids[0] = a.tok.CLS()
-		p := 1
-		for _, pc := range win.pieces {
-			p += copy(ids[p:], pc.s.ids[pc.from:pc.to])
-		}
-		ids[p] = a.tok.SEP()
-		p++
-		for i := range p {
-			mask[i] = 1
-		}
-		cur.used += p
-		cur.rows = append(cur.rows, window{pieces: append([]piece(nil), win.pieces...), n: win.n})
-		win.pieces, win.n = win.pieces[:0], 0
-		if len(cur.rows) == a.B {
-			return flushBatch()
-		}
-		return nil
-	}
-	add := func(pc piece) error {
-		n := pc.to - pc.from
-		if win.n+n > capTok {
-			if err := closeWindow(); err != nil {
-				return err
-			}
-		}
-		d := pc.s.doc
-		if len(win.pieces) == 0 || win.pieces[len(win.pieces)-1].s.doc != d {
-			d.windows++
-		}
-		win.pieces = append(win.pieces, pc)
-		win.n += n
-		return nil
-	}
-	for {
-		var d Doc
-		var ok bool
-		select {
-		case d, ok = <-in:
-		case <-linger:
-			linger = nil
-			if err := closeWindow(); err != nil {
-				return err
-			}
-			if err := flushBatch(); err != nil {
-				return err
-			}
-			continue
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-		if !ok {
-			if err := closeWindow(); err != nil {
-				return err
-			}
-			return flushBatch()
-		}
-		ds := &docState{doc: d}
-		sents = segment.SplitTo(sents[:0], d.Text)
-		for si, s := range sents {
-			text := d.Text[s.ByteBegin:s.ByteEnd]
-			a.tok.EncodeTo(&enc, text)
-			n := len(enc.IDs)
-			ss := &sentState{doc: ds, index: si, byteBase: s.ByteBegin, charBase: s.Begin,
-				ids: append([]int64(nil), enc.IDs...), words: append([]int(nil), enc.Words...),
-				chars: append([]wordpiece.Span(nil), enc.Chars...), bytes: append([]wordpiece.Span(nil), enc.Bytes...),
-				logits: make([]float32, n*a.L), ctx: make([]int32, n)}
-			for i := range ss.ctx {
-				ss.ctx[i] = -1
-			}
-			ds.sents = append(ds.sents, ss)
-			ds.pieces += n
-			if n > 0 {
-				ds.words += enc.Words[n-1] + 1
-			}
-			if n == 0 {
-				continue
-			}
-			if a.opts.Packing == PackSentence || (a.opts.Packing == PackDocument && len(win.pieces) > 0 && win.pieces[0].s.doc != ds) {
-				if err := closeWindow(); err != nil {
-					return err
-				}
-			}
-			if n <= capTok {
-				if err := add(piece{s: ss, from: 0, to: n}); err != nil {
-					return err
-				}
-				if a.opts.Packing == PackSentence {
-					if err := closeWindow(); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			// A long sentence: overlapping full windows of its own.
-			if err := closeWindow(); err != nil {
-				return err
-			}
-			stride := capTok - a.opts.Overlap
-			for from := 0; ; from += stride {
-				if from+capTok >= n {
-					from = n - capTok
-				}
-				to := from + capTok
-				if err := add(piece{s: ss, from: from, to: to, openLeft: from > 0, openRgt: to < n}); err != nil {
-					return err
-				}
-				if err := closeWindow(); err != nil {
-					return err
-				}
-				if to == n {
-					break
-				}
-			}
-		}
-		if a.opts.Packing == PackDocument {
-			if err := closeWindow(); err != nil {
-				return err
-			}
-		}
-		if err := send(item{doc: ds, total: ds.windows}); err != nil {
-			return err
-		}
-		if a.opts.Linger > 0 && (len(win.pieces) > 0 || (cur != nil && len(cur.rows) > 0)) {
-			if timer == nil {
-				timer = time.NewTimer(a.opts.Linger)
-			} else {
-				timer.Reset(a.opts.Linger)
-			}
-			linger = timer.C
-		}
-	}
-}
-
-// model runs batches in order and forwards every item.
 func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item) error {
 	for it := range inc {
 		if b := it.b; b != nil {

@@ -127,7 +127,7 @@ func TestResultsIndependentOfPackingAndBatch(t *testing.T) {
 	docs := devDocs(t, 40)
 	docs = append(docs, Doc{ID: "empty", Text: ""}, Doc{ID: "spaces", Text: "   \n "})
 	var ref []Result
-	for _, pk := range []Packing{PackSentence, PackDocument, PackStream} {
+	for _, pk := range []Packing{PackSentence, PackDocument, PackStream, PackRecord} {
 		for _, B := range []int{1, 5, 32} {
 			fr := newFake(t, tok, B, byID)
 			o := DefaultOptions()
@@ -321,6 +321,7 @@ func TestLingerFlushesWithoutClosingInput(t *testing.T) {
 	tok := loadTok(t)
 	fr := newFake(t, tok, 32, byID)
 	o := DefaultOptions()
+	o.Packing = PackDocument // a record group waits for its boundary instead (TestRecordGroupEndsAtAMarker)
 	o.Linger = 10 * time.Millisecond
 	a, _ := New(tok, fr, jnlpbaLabels, o)
 	in := make(chan Doc)

@@ -31,7 +31,8 @@ type RunFunc func(ctx context.Context, in <-chan Doc, out chan<- Result) error
 // a marker comes out after the results of every document sent before it
 // and before the result of any document sent after it. Callers build
 // control flow on that guarantee (stream ends a Kafka record's file rows at
-// its end-of-record marker). Markers cost no window or model time.
+// its end-of-record marker). Markers cost no window or model time; with
+// PackRecord a marker also ends the group of documents packed together.
 //
 // Ordered closes out before returning; its error is run's.
 func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out chan<- Annotated[M]) error {
@@ -47,7 +48,7 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 		for it := range in {
 			d := it.Doc
 			if it.Marker {
-				d = Doc{} // no text: no sentence, no window
+				d = Doc{boundary: true} // no text: no sentence, no window
 			}
 			d.Meta = ordered[M]{marker: it.Marker, meta: it.Meta}
 			select {

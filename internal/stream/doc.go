@@ -54,9 +54,11 @@
 // final and drops a partially filled one (its boundary would not be
 // reproducible); the next owner reads those records again.
 //
-// Model outputs must be a function of the document alone for the rows to be
-// reproducible: `worker run` therefore packs windows per document (never
-// across documents, whose neighbours depend on batching).
+// Model outputs must be a function of the record alone for the rows to be
+// reproducible: `worker run` packs the sentences of one record's documents
+// together (ner.PackRecord, the default: each record ends with a marker that
+// closes its packing group) or each document alone (ner.PackDocument), never
+// across records, whose neighbours depend on batching and timing.
 //
 // # Bad input
 //
