@@ -123,7 +123,9 @@ type Stats struct {
 	Windows, Batches               int64
 	TokenSlots, UsedSlots          int64 // B*T per batch; non-padding tokens ([CLS]/[SEP] included)
 	Chunks                         int64
-	ModelTime                      time.Duration
+	ModelTime                      time.Duration // inside Runner.Run
+	PrepareTime                    time.Duration // segmenting and tokenizing
+	DecodeTime                     time.Duration // stitching, aggregation, BIO decoding, chunks
 }
 
 // SlotUtilization is UsedSlots/TokenSlots.
@@ -183,6 +185,13 @@ func New(tok *wordpiece.Tokenizer, r Runner, labels []string, opts Options) (*An
 		}
 	}
 	return a, nil
+}
+
+// addTime adds d to one of the stats' durations.
+func (a *Annotator) addTime(field *time.Duration, d time.Duration) {
+	a.mu.Lock()
+	*field += d
+	a.mu.Unlock()
 }
 
 // Stats returns a snapshot of the cumulative counters.
@@ -374,10 +383,12 @@ func (a *Annotator) decode(ctx context.Context, inc <-chan item, out chan<- Resu
 			queue = append(queue, &it) // a fresh it per iteration (Go 1.22)
 		}
 		for len(queue) > 0 && queue[0].doc.seen == queue[0].total {
+			t0 := time.Now()
 			res, err := a.finish(queue[0].doc, &sc)
 			if err != nil {
 				return err
 			}
+			a.addTime(&a.stats.DecodeTime, time.Since(t0))
 			queue = queue[1:]
 			select {
 			case out <- res:

@@ -54,7 +54,9 @@ func (a *Annotator) prepare(ctx context.Context, in <-chan Doc, outc chan<- item
 			}
 			return p.flush()
 		}
+		t0 := time.Now()
 		ds := tk.tokenize(a, d)
+		a.addTime(&a.stats.PrepareTime, time.Since(t0))
 		if a.opts.Packing == PackRecord {
 			if d.boundary {
 				if err := endGroup(); err != nil {
