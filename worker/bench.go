@@ -73,7 +73,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	}
 	type round struct {
 		modelWPS, windowsPS, docsPS, piecesPS, efficiency, seconds float64
-		prepare, model, decode                                      float64 // seconds
+		prepare, model, decode                                     float64 // seconds
 	}
 	var rs []round
 	var prev ner.Stats
