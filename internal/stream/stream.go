@@ -91,6 +91,12 @@ type Worker struct {
 	uploads chan upload
 	now     func() time.Time
 
+	// sendMu makes the entries of one record (or one marker) contiguous in
+	// the annotator's input: record packing groups the documents between two
+	// markers, so another partition's entries must never fall in between.
+	sendMu sync.Mutex
+	quit   chan struct{} // closed when Run ends
+
 	mu       sync.Mutex
 	parts    map[int]*partState
 	stopping bool           // Stop was called: Records returns at once
@@ -110,7 +116,8 @@ func New(cfg Config, ann Annotator, store Store, dlq DeadLetterer, m *metrics.Me
 		log = slog.Default()
 	}
 	return &Worker{cfg: cfg, ann: ann, store: store, dlq: dlq, m: m, log: log,
-		in: make(chan ner.Item[entry], 256), uploads: make(chan upload, 64), now: time.Now, parts: map[int]*partState{}}, nil
+		in: make(chan ner.Item[entry], 256), uploads: make(chan upload, 64), now: time.Now, parts: map[int]*partState{},
+		quit: make(chan struct{})}, nil
 }
 
 type partState struct {
@@ -159,6 +166,7 @@ const (
 	entryRecordEnd                  // the record's documents are done: add them to the open file
 	entryIdle                       // close the idle file if the high-water mark proves it complete
 	entryBarrier                    // close done after every earlier upload finished
+	entryAbort                      // a record cut short by a revocation: drop its rows, end its packing group
 )
 
 type upload struct {
@@ -223,9 +231,10 @@ func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Re
 			w.log.Warn("idle check: high-water mark unavailable", "partition", partition, "err", err)
 			return nil
 		}
-		w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryIdle, ps: ps, now: now, hwm: hwm}})
+		w.send(ctx, []ner.Item[entry]{{Marker: true, Meta: entry{kind: entryIdle, ps: ps, now: now, hwm: hwm}}})
 		return nil
 	}
+	var items []ner.Item[entry]
 	for _, r := range recs {
 		if ctx.Err() != nil {
 			return nil
@@ -243,33 +252,45 @@ func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Re
 				}
 			}
 		}
+		items = items[:0]
 		if b != nil {
 			for _, d := range b.Documents {
 				text := d.Content()
 				if d.Op == document.OpDelete {
 					text = ""
 				}
-				if !w.send(ctx, ner.Item[entry]{Doc: ner.Doc{ID: d.ID, Text: text}, Meta: entry{kind: entryDoc, ps: ps, rec: ri, doc: d}}) {
-					return nil
-				}
+				items = append(items, ner.Item[entry]{Doc: ner.Doc{ID: d.ID, Text: text}, Meta: entry{kind: entryDoc, ps: ps, rec: ri, doc: d}})
 			}
 		}
-		if !w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryRecordEnd, ps: ps, rec: ri}}) {
+		items = append(items, ner.Item[entry]{Marker: true, Meta: entry{kind: entryRecordEnd, ps: ps, rec: ri}})
+		if !w.send(ctx, items) {
 			return nil
 		}
 	}
 	return nil
 }
 
-// send queues it for the annotator; false when ctx ended first (the
-// partition was revoked: the next owner reprocesses the record).
-func (w *Worker) send(ctx context.Context, it ner.Item[entry]) bool {
-	select {
-	case w.in <- it:
-		return true
-	case <-ctx.Done():
-		return false
+// send queues items for the annotator, contiguously; false when ctx ended
+// first (the partition was revoked: the next owner reprocesses the record).
+// A record cut short is closed with an abort marker, so that its documents
+// neither reach a file nor share a packing group with the next record.
+func (w *Worker) send(ctx context.Context, items []ner.Item[entry]) bool {
+	w.sendMu.Lock()
+	defer w.sendMu.Unlock()
+	for i, it := range items {
+		select {
+		case w.in <- it:
+		case <-ctx.Done():
+			if i > 0 {
+				select {
+				case w.in <- ner.Item[entry]{Marker: true, Meta: entry{kind: entryAbort, ps: it.Meta.ps}}:
+				case <-w.quit:
+				}
+			}
+			return false
+		}
 	}
+	return true
 }
 
 // barrier returns once every entry sent before it has been dispatched and
@@ -277,7 +298,7 @@ func (w *Worker) send(ctx context.Context, it ner.Item[entry]) bool {
 // instead of a clock. Call it only while Run runs and before Stop.
 func (w *Worker) barrier(ctx context.Context) error {
 	done := make(chan struct{})
-	if !w.send(ctx, ner.Item[entry]{Marker: true, Meta: entry{kind: entryBarrier, done: done}}) {
+	if !w.send(ctx, []ner.Item[entry]{{Marker: true, Meta: entry{kind: entryBarrier, done: done}}}) {
 		return ctx.Err()
 	}
 	select {
@@ -309,6 +330,7 @@ func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, re
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	defer close(w.quit)
 	out := make(chan ner.Annotated[entry], 256)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -366,6 +388,8 @@ func (w *Worker) dispatch(out <-chan ner.Annotated[entry]) {
 			}
 		case entryRecordEnd:
 			w.endRecord(ps, e.rec)
+		case entryAbort:
+			ps.recRows = ps.recRows[:0]
 		case entryIdle:
 			if ps.file == nil {
 				continue

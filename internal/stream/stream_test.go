@@ -476,3 +476,94 @@ func TestOversizeDocumentIsDeadLetteredOthersAnnotated(t *testing.T) {
 		t.Fatalf("documents written: %v, want ok-1 and ok-2 only", docs)
 	}
 }
+
+// seqAnnotator is fakeAnnotator recording the order of the documents it
+// receives ("" for a marker).
+type seqAnnotator struct {
+	fakeAnnotator
+	mu  sync.Mutex
+	ids []string
+}
+
+func (a *seqAnnotator) Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error {
+	mid := make(chan ner.Doc)
+	go func() {
+		defer close(mid)
+		for d := range in {
+			a.mu.Lock()
+			a.ids = append(a.ids, d.ID)
+			a.mu.Unlock()
+			mid <- d
+		}
+	}()
+	return a.fakeAnnotator.Run(ctx, mid, out)
+}
+
+// TestConcurrentPartitionsKeepRecordsContiguous: records of several
+// partitions delivered at the same time reach the annotator whole — a
+// record's documents and its end marker with nothing in between — so that
+// record packing never groups documents of different records; and the
+// files are those of each partition alone.
+func TestConcurrentPartitionsKeepRecordsContiguous(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000).Truncate(time.Minute)
+	cfg := Config{FlushRecords: 5, FlushInterval: time.Hour}
+	const parts, perPart = 3, 60 // 720 entries: more than the input buffer, so senders block and interleave
+	recs := map[int][]queue.Record{}
+	for p := range parts {
+		recs[p] = records(t, p, perPart, t0)
+	}
+	alone := newMemStore()
+	for p := range parts {
+		h := start(t, alone, cfg)
+		h.feed(t, p, recs[p], 1)
+		h.stop(t)
+	}
+	together := newMemStore()
+	ann := &seqAnnotator{}
+	h := startWith(t, together, cfg, ann)
+	var wg sync.WaitGroup
+	for p := range parts {
+		part := h.part(p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			if _, err := h.w.Assigned(ctx, part, queue.NoCommit); err != nil {
+				t.Error(err)
+				return
+			}
+			for _, r := range recs[p] {
+				if err := h.w.Records(ctx, part, []queue.Record{r}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	h.stop(t)
+	// Between two markers, every document belongs to one record ("p<P>-r<R>-").
+	group, records := "", 0
+	for _, id := range ann.ids {
+		if id == "" {
+			group = ""
+			records++
+			continue
+		}
+		rec := id[:strings.LastIndex(id, "-")]
+		if group != "" && rec != group {
+			t.Fatalf("document %s arrived inside record %s's group", id, group)
+		}
+		group = rec
+	}
+	if records != parts*perPart {
+		t.Fatalf("%d record markers, want %d", records, parts*perPart)
+	}
+	if len(alone.files) == 0 || !reflect.DeepEqual(alone.sortedKeys(), together.sortedKeys()) {
+		t.Fatalf("files alone %v, together %v", alone.sortedKeys(), together.sortedKeys())
+	}
+	for k, rows := range alone.files {
+		if !reflect.DeepEqual(rows, together.files[k]) {
+			t.Fatalf("rows of %s differ when partitions are delivered concurrently", k)
+		}
+	}
+}
