@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -330,6 +331,19 @@ func TestMinIOExactlyOnce(t *testing.T) {
 		t.Fatalf("DuckDB sees %v; want %d rows, all distinct, and %d markers", got, len(rows), len(recs))
 	}
 	t.Logf("DuckDB: %v", got[0])
+
+	// HTTPS is verified: without the CA bundle the same bucket is refused.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	untrusted, err := sink.OpenBucket(ctx, direct, sink.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusted.Close()
+	if _, _, err := untrusted.LastOffset(ctx, mdir, c.topic, 0); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("MinIO's test certificate accepted without AWS_CA_BUNDLE: err = %v", err)
+	} else {
+		t.Logf("without AWS_CA_BUNDLE: %v", err)
+	}
 }
 
 // duckDBQuery runs sql ("{{files}}" is the read_parquet of every file under
