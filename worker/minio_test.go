@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 
+	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/sink"
 	"github.com/nerstream/nerstream/internal/testcert"
 )
@@ -275,6 +276,13 @@ func TestMinIOExactlyOnce(t *testing.T) {
 	rows := c.waitCovered(mdir, 150*time.Second)
 	c.stopAll()
 
+	// A nightly re-run reads the manifest back from MinIO and publishes nothing.
+	before := c.hwm()
+	c.runProducer("--manifest", manifest, "../testdata/pubmed")
+	if after := c.hwm(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("re-run with the manifest in MinIO published again: high-water marks %v → %v", before, after)
+	}
+
 	// Every record of the PubMed files exactly once.
 	recs := parsedPubMed(t)
 	markers := map[string]int{}
@@ -303,6 +311,27 @@ func TestMinIOExactlyOnce(t *testing.T) {
 	}
 	if len(markers) != len(recs) {
 		t.Fatalf("%d marker rows for %d records", len(markers), len(recs))
+	}
+	// The chunks are those of an in-process annotation, version by version.
+	byVersion := map[int][]document.Document{}
+	for _, r := range recs {
+		if r.Doc.Op != document.OpDelete {
+			byVersion[r.Doc.Version] = append(byVersion[r.Doc.Version], r.Doc)
+		}
+	}
+	want := 0
+	for v, docs := range byVersion {
+		for id, cs := range annotateInProcess(t, docs) {
+			for _, ch := range cs {
+				want++
+				if chunks[fmt.Sprintf("%s/v%d/upsert/%d", id, v, ch.ChunkIndex)] != 1 {
+					t.Fatalf("chunk %d of %s v%d (worker annotate) not in MinIO exactly once", ch.ChunkIndex, id, v)
+				}
+			}
+		}
+	}
+	if want != len(chunks) {
+		t.Fatalf("%d chunks in MinIO, %d from worker annotate", len(chunks), want)
 	}
 
 	// The interrupted object exists now, written whole by the restarted worker.
