@@ -5,6 +5,10 @@
 #     onnxruntime-node, which ships it) -> .cache/onnxruntime/libonnxruntime.so.1
 #   - Go modules (go mod download)
 #   - Node test tools (Hugging Face `tokenizers`, DuckDB) -> .cache/node
+#   - Debian kcat (an independent Kafka client) and prometheus (for promtool)
+#   - MinIO server, built from the Go module proxy as a separate binary (AGPL:
+#     run only, never imported) -> .cache/minio/<version>/minio; set MINIO_BIN
+#     to an existing binary to skip the build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORT_VERSION=1.24.1
@@ -17,10 +21,12 @@ command -v go >/dev/null || { echo "setup: Go 1.26+ is required (https://go.dev/
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 command -v make >/dev/null || need_apt+=(make)
+command -v kcat >/dev/null || need_apt+=(kcat)
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} with apt"
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
 # ONNX Runtime shared library.
@@ -45,6 +51,21 @@ if [ ! -f "$node_dir/.done" ] || ! cmp -s scripts/node-package.json "$node_dir/p
   cp scripts/node-package.json "$node_dir/package.json"
   (cd "$node_dir" && npm install --silent --no-audit --no-fund --ignore-scripts=false >/dev/null)
   touch "$node_dir/.done"
+fi
+
+# MinIO server for the real-S3 integration test (worker/minio_test.go). The
+# version is the one source of truth: scripts/minio-version.
+minio_version=$(cat scripts/minio-version)
+minio_bin=$CACHE/minio/$minio_version/minio
+if [ -n "${MINIO_BIN:-}" ] && [ -x "$MINIO_BIN" ]; then
+  :
+elif [ ! -x "$minio_bin" ]; then
+  log "building MinIO $minio_version from the Go module proxy (a few minutes, once)"
+  mkdir -p "$CACHE/minio/$minio_version"
+  tmp=$(mktemp -d)
+  GOBIN="$(cd "$tmp" && pwd)" GOFLAGS=-mod=mod go install -trimpath "github.com/minio/minio@$minio_version"
+  mv "$tmp/minio" "$minio_bin.tmp" && mv "$minio_bin.tmp" "$minio_bin"
+  rm -rf "$tmp"
 fi
 
 log "downloading Go modules"
