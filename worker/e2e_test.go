@@ -641,6 +641,7 @@ func TestWorkerStartupErrorsAreClear(t *testing.T) {
 		{"unreachable broker", "127.0.0.1:1", "file://" + t.TempDir(), testModel, "127.0.0.1:1"},
 		{"unreachable bucket", good, "s3://bucket/p?endpoint=http://127.0.0.1:1&use_path_style=true&region=us-east-1", testModel, "is not usable"},
 		{"broken model", good, "file://" + t.TempDir(), broken, "model.onnx"},
+		{"in-memory bucket", good, "mem://out/ner", testModel, "needs durable storage"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

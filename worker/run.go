@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -47,7 +48,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
 	f.kafka.RegisterFlags(fs)
 	fs.StringVar(&f.topic, "topic", "pubmed", "Kafka topic of document batches")
-	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<model>-<version12>, so a new model replays the topic)")
+	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<topic>-<model>-<version12>: one group per topic and model, so a new model replays the topic)")
 	fs.StringVar(&f.out, "out", "", "output bucket URL: s3://bucket/prefix?endpoint=…&use_path_style=true, gs://, azblob://, file:///dir")
 	fs.StringVar(&f.from, "from", queue.FromCommitted.String(), "where a partition with no output yet starts: committed (else earliest), earliest or latest")
 	fs.StringVar(&f.dlq, "dlq-topic", "", "dead-letter topic (default <topic>.dlq)")
@@ -119,6 +120,11 @@ func (f *runFlags) validate() error {
 	if f.out == "" {
 		return errors.New("--out (or NERSTREAM_OUT) is required")
 	}
+	if strings.HasPrefix(strings.ToLower(f.out), "mem://") {
+		// Files in memory vanish at exit while the commits move on: a later
+		// run in the same group would start after output that never existed.
+		return fmt.Errorf("--out %s: worker run needs durable storage (s3://, gs://, azblob:// or file://), not an in-memory bucket", f.out)
+	}
 	if err := f.kafka.Validate(); err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	}
 	group := f.group
 	if group == "" {
-		group = "nerstream-" + b.ID()
+		group = defaultGroup(f.topic, b.ID())
 	}
 	dlqTopic := f.dlq
 	if dlqTopic == "" {
@@ -288,4 +294,10 @@ func (r *running) run(ctx context.Context, onReady func()) error {
 	st := r.ann.Stats()
 	r.log.Info("worker stopped", "docs", st.Docs, "windows", st.Windows, "chunks", st.Chunks, "slot_utilization", st.SlotUtilization())
 	return err
+}
+
+// defaultGroup is the consumer group of a topic and a model: another topic
+// run with the same model must not share (and steal) its partitions' commits.
+func defaultGroup(topic, modelID string) string {
+	return "nerstream-" + topic + "-" + modelID
 }

@@ -15,6 +15,10 @@ const (
 	HeaderSourcePartition = "nerstream-source-partition"
 	HeaderSourceOffset    = "nerstream-source-offset"
 	HeaderFailedAt        = "nerstream-failed-at" // RFC 3339, UTC, nanoseconds
+	// HeaderTruncated is set, to the original value's size in bytes, when
+	// the value was cut to fit the topic's message limit; the source
+	// headers still point at the full record.
+	HeaderTruncated = "nerstream-truncated-from"
 )
 
 // DeadLetter writes records that could not be processed to a dead-letter
@@ -50,9 +54,15 @@ func NewDeadLetter(ctx context.Context, brokers []string, topic string, opts ...
 // Topic returns the dead-letter topic.
 func (d *DeadLetter) Topic() string { return d.pub.topic }
 
+// deadLetterHeadroom is kept free of the value within the message limit for
+// the key, the headers and the record overhead.
+const deadLetterHeadroom = 16 << 10
+
 // Send writes rec to the dead-letter topic with the failure cause. extra
 // headers are added too; neither they nor the original headers can override
-// the nerstream-* headers set here.
+// the nerstream-* headers set here. A value too large for the message limit
+// is truncated (HeaderTruncated says from how many bytes) rather than
+// refused: the source headers locate the full record.
 func (d *DeadLetter) Send(ctx context.Context, rec Record, cause error, extra map[string]string) error {
 	h := make(map[string]string, len(rec.Headers)+len(extra)+5)
 	maps.Copy(h, rec.Headers)
@@ -66,7 +76,12 @@ func (d *DeadLetter) Send(ctx context.Context, rec Record, cause error, extra ma
 	h[HeaderSourcePartition] = strconv.Itoa(rec.Partition)
 	h[HeaderSourceOffset] = strconv.FormatInt(rec.Offset, 10)
 	h[HeaderFailedAt] = d.now().UTC().Format(time.RFC3339Nano)
-	if err := d.pub.Publish(ctx, Message{Key: rec.Key, Value: rec.Value, Headers: h}); err != nil {
+	value := rec.Value
+	if room := d.pub.max - deadLetterHeadroom - len(rec.Key); len(value) > room {
+		h[HeaderTruncated] = strconv.Itoa(len(value))
+		value = value[:max(room, 0)]
+	}
+	if err := d.pub.Publish(ctx, Message{Key: rec.Key, Value: value, Headers: h}); err != nil {
 		return fmt.Errorf("dead-letter %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}
 	return nil

@@ -243,13 +243,24 @@ func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Re
 		ri := &recInfo{offset: r.Offset, time: r.Time, size: len(r.Value)}
 		b, err := document.DecodeBatch(r.Value, w.cfg.Limits)
 		if err != nil {
+			var dlErr error
 			if errors.Is(err, document.ErrMalformedBatch) || b == nil {
-				w.deadLetter(ctx, r, err, "malformed_batch", nil)
+				dlErr = w.deadLetter(ctx, r, err, "malformed_batch", nil)
 			} else {
 				for _, de := range document.RejectedDocs(err) {
-					w.deadLetter(ctx, r, &de, "invalid_document", map[string]string{
-						document.HeaderBatchID: b.ID, document.HeaderDocIndex: strconv.Itoa(de.Index), document.HeaderDocID: de.ID})
+					doc := r // the dead letter carries the document, not the whole batch
+					doc.Value = de.Raw
+					if dlErr = w.deadLetter(ctx, doc, &de, "invalid_document", map[string]string{
+						document.HeaderBatchID: b.ID, document.HeaderDocIndex: strconv.Itoa(de.Index), document.HeaderDocID: de.ID}); dlErr != nil {
+						break
+					}
 				}
+			}
+			if dlErr != nil {
+				if ctx.Err() != nil {
+					return nil // revoked meanwhile: the next owner retries
+				}
+				return dlErr
 			}
 		}
 		items = items[:0]
@@ -309,16 +320,24 @@ func (w *Worker) barrier(ctx context.Context) error {
 	}
 }
 
-func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) {
-	w.m.DeadLetters.WithLabelValues(reason).Inc()
+// deadLetter writes r (or, for one invalid document, r with the document
+// as its value) to the dead-letter topic. An error means the dead letter
+// was not written: the caller must not let the record reach a file, since
+// a file covering it would commit past input that is then nowhere.
+func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) error {
 	w.log.Warn("dead-lettering", "reason", reason, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", cause)
 	if w.dlq == nil {
-		return
+		w.m.DeadLetters.WithLabelValues(reason).Inc()
+		return nil
 	}
 	if err := w.dlq.Send(ctx, r, cause, extra); err != nil {
-		// The record is still covered by the next file; the loss is logged loudly.
-		w.log.Error("dead-letter write failed", "partition", r.Partition, "offset", r.Offset, "err", err)
+		w.m.DeadLetterErrors.Inc()
+		w.log.Error("dead-letter write failed: the partition stops before this record (nothing past it is committed)",
+			"partition", r.Partition, "offset", r.Offset, "reason", reason, "err", err)
+		return fmt.Errorf("dead-letter record %d of partition %d: %w", r.Offset, r.Partition, err)
 	}
+	w.m.DeadLetters.WithLabelValues(reason).Inc()
+	return nil
 }
 
 // Run runs the annotator, the dispatcher and the uploader until Stop is

@@ -67,14 +67,20 @@ func (s *memStore) sortedKeys() []string {
 }
 
 type memDLQ struct {
-	mu   sync.Mutex
-	sent []string
+	mu     sync.Mutex
+	sent   []string
+	values [][]byte
+	fail   error // returned by Send when set
 }
 
 func (d *memDLQ) Send(_ context.Context, r queue.Record, cause error, extra map[string]string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.sent = append(d.sent, fmt.Sprintf("%d@%d:%s", r.Partition, r.Offset, extra["nerstream-doc-id"]))
+	if d.fail != nil {
+		return d.fail
+	}
+	d.sent = append(d.sent, fmt.Sprintf("%d@%d:%s", r.Partition, r.Offset, extra[document.HeaderDocID]))
+	d.values = append(d.values, r.Value)
 	return nil
 }
 
@@ -565,5 +571,54 @@ func TestConcurrentPartitionsKeepRecordsContiguous(t *testing.T) {
 		if !reflect.DeepEqual(rows, together.files[k]) {
 			t.Fatalf("rows of %s differ when partitions are delivered concurrently", k)
 		}
+	}
+}
+
+// TestDeadLetterCarriesTheDocument: the dead letter of one invalid document
+// is that document, not its whole batch.
+func TestDeadLetterCarriesTheDocument(t *testing.T) {
+	recs := records(t, 0, 1, time.UnixMilli(1_700_000_000_000))
+	var b map[string]any
+	json.Unmarshal(recs[0].Value, &b)
+	b["documents"].([]any)[1].(map[string]any)["id"] = ""
+	recs[0].Value, _ = json.Marshal(b)
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 1, FlushInterval: time.Hour})
+	h.feed(t, 0, recs, 1)
+	h.stop(t)
+	if len(h.dlq.values) != 1 {
+		t.Fatalf("dead letters %v", h.dlq.sent)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(h.dlq.values[0], &doc); err != nil || doc["id"] != "" || doc["text"] == nil || doc["documents"] != nil {
+		t.Fatalf("dead letter value %s is not the one document (%v)", h.dlq.values[0], err)
+	}
+}
+
+// TestUnwritableDeadLetterStopsBeforeTheRecord: when a dead letter cannot
+// be written, Records fails and no file covers the poison record or anything
+// after it, so nothing past it is committed; the records before it are kept.
+func TestUnwritableDeadLetterStopsBeforeTheRecord(t *testing.T) {
+	recs := records(t, 0, 6, time.UnixMilli(1_700_000_000_000))
+	recs[4].Value = []byte("{not json")
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 2, FlushInterval: time.Hour})
+	h.dlq.fail = errors.New("message too large")
+	ctx := context.Background()
+	if _, err := h.w.Assigned(ctx, h.part(0), queue.NoCommit); err != nil {
+		t.Fatal(err)
+	}
+	err := h.w.Records(ctx, h.part(0), recs)
+	if err == nil || !strings.Contains(err.Error(), "dead-letter record 4") {
+		t.Fatalf("Records = %v, want the dead-letter failure", err)
+	}
+	h.stop(t)
+	for _, k := range st.sortedKeys() {
+		if st.keys[k].Last >= 4 {
+			t.Fatalf("file %s covers the record whose dead letter was lost", k)
+		}
+	}
+	if got := h.part(0).Commits(); !reflect.DeepEqual(got, []int64{2, 4}) {
+		t.Fatalf("commits %v, want [2 4]: the files before the poison record only", got)
 	}
 }
