@@ -70,7 +70,10 @@ func run(ctx context.Context, format ingest.Format, args []string, tty bool) err
 		fs.Usage()
 		return errors.New("no input files or directories")
 	}
-	files, err := ingest.Inputs(format, fs.Args())
+	files, skipped, err := ingest.Inputs(format, fs.Args())
+	for _, p := range skipped {
+		log.Warn("skipping input: not a "+string(format)+" file", "path", p)
+	}
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,12 @@ func readInput(ctx context.Context, path string) ([]ner.Doc, error) {
 		return []ner.Doc{{ID: name, Text: string(data)}}, nil
 	}
 	var docs []ner.Doc
-	_, err = document.ScanJSONL(ctx, br, name, document.Limits{}, document.StrictRejects(), func(d document.Document, _ int64) error {
+	firstLine := map[string]int64{}
+	_, err = document.ScanJSONL(ctx, br, name, document.Limits{}, document.StrictRejects(), func(d document.Document, line int64) error {
+		if first, dup := firstLine[d.ID]; dup {
+			return fmt.Errorf("duplicate id %q (first at line %d): output chunks are keyed by id", d.ID, first)
+		}
+		firstLine[d.ID] = line
 		docs = append(docs, ner.Doc{ID: d.ID, Text: d.Content()})
 		return nil
 	})

@@ -38,6 +38,8 @@ func TestReadInput(t *testing.T) {
 		{"plain text", write("p.txt", "IL-2 {gene} expression.\n", false), []string{filepath.Join(dir, "p.txt") + "=IL-2 {gene} expression.\n"}, ""},
 		{"bad line", write("b.jsonl", "{\"id\":\"a\",\"text\":\"x\"}\n{\"text\":\"no id\"}\n", false), nil, "b.jsonl:2: id: missing"},
 		{"missing file", filepath.Join(dir, "nope.jsonl"), nil, "nope.jsonl"},
+		{"duplicate id", write("d.jsonl", "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n{\"pmid\":\"a\",\"text\":\"z\"}\n", false), nil,
+			`d.jsonl:3: duplicate id "a" (first at line 1)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

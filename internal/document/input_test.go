@@ -93,3 +93,21 @@ func TestScanJSONLBOMStrictAndRaw(t *testing.T) {
 		t.Fatalf("strict reject: %v", err)
 	}
 }
+
+func TestDecodeBatchRejectsTrailingGarbage(t *testing.T) {
+	b := Batch{SchemaVersion: SchemaVersion, ID: "b1", Source: Source{File: "f", First: 0, Last: 0},
+		Documents: []Document{{ID: "a", Text: "x"}}}
+	v, err := EncodeBatch(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeBatch(append(append([]byte(nil), v...), "  \n"...), DefaultLimits()); err != nil {
+		t.Fatalf("trailing white space refused: %v", err)
+	}
+	for _, tail := range []string{"xyz", "{}", `{"id":"b2"}`, "]"} {
+		_, err := DecodeBatch(append(append([]byte(nil), v...), tail...), DefaultLimits())
+		if !errors.Is(err, ErrMalformedBatch) || !strings.Contains(err.Error(), "trailing data") {
+			t.Errorf("batch + %q: %v, want a malformed batch with trailing data", tail, err)
+		}
+	}
+}

@@ -153,17 +153,18 @@ func (noProgress) Finish()          {}
 // order: a directory contributes its regular files with the format's
 // extensions (not recursively), sorted by name; a file is taken as given.
 // Two inputs with the same base name are an error, because the base name
-// identifies a file in the manifest and in batch ids.
-func Inputs(format Format, args []string) ([]string, error) {
+// identifies a file in the manifest and in batch ids. skipped lists the
+// directory entries left out (other extensions, subdirectories), so the
+// caller can say so.
+func Inputs(format Format, args []string) (files, skipped []string, err error) {
 	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"}}[format]
 	if exts == nil {
-		return nil, fmt.Errorf("unknown input format %q", format)
+		return nil, nil, fmt.Errorf("unknown input format %q", format)
 	}
-	var files []string
 	for _, a := range args {
 		fi, err := os.Stat(a)
 		if err != nil {
-			return nil, fmt.Errorf("input: %w", err)
+			return nil, nil, fmt.Errorf("input: %w", err)
 		}
 		if !fi.IsDir() {
 			files = append(files, a)
@@ -171,18 +172,15 @@ func Inputs(format Format, args []string) ([]string, error) {
 		}
 		ents, err := os.ReadDir(a)
 		if err != nil {
-			return nil, fmt.Errorf("input: %w", err)
+			return nil, nil, fmt.Errorf("input: %w", err)
 		}
 		var found []string
 		for _, e := range ents {
-			if !e.Type().IsRegular() {
-				continue
-			}
-			for _, x := range exts {
-				if strings.HasSuffix(e.Name(), x) {
-					found = append(found, filepath.Join(a, e.Name()))
-					break
-				}
+			p := filepath.Join(a, e.Name())
+			if e.Type().IsRegular() && slices.ContainsFunc(exts, func(x string) bool { return strings.HasSuffix(e.Name(), x) }) {
+				found = append(found, p)
+			} else {
+				skipped = append(skipped, p)
 			}
 		}
 		slices.Sort(found)
@@ -192,14 +190,14 @@ func Inputs(format Format, args []string) ([]string, error) {
 	for _, f := range files {
 		b := filepath.Base(f)
 		if prev, dup := seen[b]; dup {
-			return nil, fmt.Errorf("input: %s and %s have the same base name %s", prev, f, b)
+			return nil, nil, fmt.Errorf("input: %s and %s have the same base name %s", prev, f, b)
 		}
 		seen[b] = f
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("input: no %s files in %s", format, strings.Join(args, " "))
+		return nil, skipped, fmt.Errorf("input: no %s files in %s", format, strings.Join(args, " "))
 	}
-	return files, nil
+	return files, skipped, nil
 }
 
 // Run publishes the documents of files (see Inputs) through pub.

@@ -167,7 +167,7 @@ func TestManifestSkipsPublishedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := Inputs(FormatPubMed, []string{in})
+		files, _, err := Inputs(FormatPubMed, []string{in})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +366,7 @@ func TestInputs(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
 	}
 	os.Mkdir(filepath.Join(dir, "sub.xml"), 0o755)
-	got, err := Inputs(FormatPubMed, []string{dir})
+	got, skipped, err := Inputs(FormatPubMed, []string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,13 +374,21 @@ func TestInputs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v want %v", got, want)
 	}
-	if _, err := Inputs(FormatPubMed, []string{dir, filepath.Join(dir, "a.xml")}); err == nil || !strings.Contains(err.Error(), "same base name") {
+	slices.Sort(skipped)
+	var wantSkipped []string
+	for _, n := range []string{"c.txt", "d.jsonl", "e.xml.gz.part", "sub.xml"} {
+		wantSkipped = append(wantSkipped, filepath.Join(dir, n))
+	}
+	if !slices.Equal(skipped, wantSkipped) {
+		t.Errorf("skipped %v, want %v (every entry left out is reported)", skipped, wantSkipped)
+	}
+	if _, _, err := Inputs(FormatPubMed, []string{dir, filepath.Join(dir, "a.xml")}); err == nil || !strings.Contains(err.Error(), "same base name") {
 		t.Errorf("duplicate: %v", err)
 	}
-	if _, err := Inputs(FormatJSONL, []string{filepath.Join(dir, "sub.xml")}); err == nil {
+	if _, _, err := Inputs(FormatJSONL, []string{filepath.Join(dir, "sub.xml")}); err == nil {
 		t.Error("empty directory accepted")
 	}
-	if _, err := Inputs(FormatPubMed, []string{filepath.Join(dir, "missing")}); err == nil {
+	if _, _, err := Inputs(FormatPubMed, []string{filepath.Join(dir, "missing")}); err == nil {
 		t.Error("missing input accepted")
 	}
 }
