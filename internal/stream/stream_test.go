@@ -487,14 +487,18 @@ func TestOversizeDocumentIsDeadLetteredOthersAnnotated(t *testing.T) {
 // receives ("" for a marker).
 type seqAnnotator struct {
 	fakeAnnotator
-	mu  sync.Mutex
-	ids []string
+	gate chan struct{} // when set, nothing is read before it is closed
+	mu   sync.Mutex
+	ids  []string
 }
 
 func (a *seqAnnotator) Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error {
 	mid := make(chan ner.Doc)
 	go func() {
 		defer close(mid)
+		if a.gate != nil {
+			<-a.gate
+		}
 		for d := range in {
 			a.mu.Lock()
 			a.ids = append(a.ids, d.ID)
@@ -620,5 +624,81 @@ func TestUnwritableDeadLetterStopsBeforeTheRecord(t *testing.T) {
 	}
 	if got := h.part(0).Commits(); !reflect.DeepEqual(got, []int64{2, 4}) {
 		t.Fatalf("commits %v, want [2 4]: the files before the poison record only", got)
+	}
+}
+
+// TestRevokedMidRecordEndsItsGroup: a record whose delivery is cut short by
+// a revocation is closed with a marker right away, so its documents never
+// share a packing group with the next record, and none of its rows reach a
+// file.
+func TestRevokedMidRecordEndsItsGroup(t *testing.T) {
+	const docs = 700 // more than the pipeline buffers: the send blocks inside the record
+	b := document.Batch{SchemaVersion: document.SchemaVersion, ID: "huge", Source: document.Source{File: "f", First: 0, Last: docs - 1}}
+	for i := range docs {
+		b.Documents = append(b.Documents, document.Document{ID: fmt.Sprintf("p0-r0-d%d", i), Text: "IL-2 in T cells."})
+	}
+	v, err := document.EncodeBatch(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newMemStore()
+	ann := &seqAnnotator{gate: make(chan struct{})}
+	cfg := Config{FlushRecords: 1, FlushInterval: time.Hour, Limits: document.Limits{MaxDocBytes: 1 << 20, MaxBatchBytes: 8 << 20, MaxDocs: docs}}
+	h := startWith(t, st, cfg, ann)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := h.w.Assigned(ctx, h.part(0), queue.NoCommit); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- h.w.Records(ctx, h.part(0), []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}})
+	}()
+	// Wait until the send blocks: the input buffer is full.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.w.in) < cap(h.w.in) {
+		if time.Now().After(deadline) {
+			t.Fatal("the record's delivery never filled the input buffer")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel() // revoked in the middle of the record
+	close(ann.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	h.w.Revoked(h.part(0))
+	h.feed(t, 1, records(t, 1, 2, time.Now()), 1)
+	h.stop(t)
+	// Between the revoked record's last document and the next record's
+	// first there must be a marker (the abort), and the record must not go
+	// on after it.
+	partial, open, aborted := 0, false, false
+	for _, id := range ann.ids {
+		switch {
+		case id == "":
+			if open {
+				aborted = true
+			}
+			open = false
+		case strings.HasPrefix(id, "p0-"):
+			if aborted {
+				t.Fatalf("the revoked record went on after its abort marker: %s", id)
+			}
+			partial++
+			open = true
+		case open:
+			t.Fatalf("document %s joined the revoked record's group (no marker after its %d documents)", id, partial)
+		}
+	}
+	if !aborted || partial == 0 || partial == docs {
+		t.Fatalf("%d of %d documents delivered, aborted %v: the revocation did not land inside the record", partial, docs, aborted)
+	}
+	for k := range st.files {
+		if st.keys[k].Partition == 0 {
+			t.Fatalf("the revoked record reached file %s", k)
+		}
+	}
+	if len(st.files) != 2 {
+		t.Fatalf("files %v, want partition 1's two", st.sortedKeys())
 	}
 }
