@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 MODEL ?= $(firstword $(wildcard models/jnlpba-v1) testdata/tinybert)
 
-.PHONY: setup build test test-short demo bench fuzz vet lint fmt clean
+.PHONY: setup build test test-short demo bench bench-peers fuzz vet lint fmt clean
 
 setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
 	@./scripts/setup.sh
@@ -25,6 +25,9 @@ demo: build ## the main job on the embedded default
 
 bench: setup ## benchmarks that print throughput numbers
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
+
+bench-peers: build ## nerstream vs transformers.js on the shipped model, alternating runs (ROUNDS=3)
+	bench/peers/run.sh models/jnlpba-v1 testdata/jnlpba/devel.docs.jsonl $${ROUNDS:-3} 2
 
 fuzz: setup ## a short run of every fuzz target
 	@for pkg in $$($(GO) list ./...); do \
