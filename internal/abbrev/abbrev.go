@@ -171,7 +171,9 @@ func wordBefore(r []rune, open int) (int, int) {
 	return b, e
 }
 
-func isPunct(c rune) bool { return c == ',' || c == ';' || c == ':' || c == '.' || c == '"' || c == '\'' }
+func isPunct(c rune) bool {
+	return c == ',' || c == ';' || c == ':' || c == '.' || c == '"' || c == '\''
+}
 
 // longBefore finds the long form ending just before the "(" at open for the
 // short form r[sb:se]: at most min(|SF|+5, 2|SF|) words back, within the

@@ -1,7 +1,5 @@
 package abbrev
 
-
-
 // Doc is the abbreviation index of one document: its definitions and every
 // occurrence of each short form as a whole token from its definition on.
 type Doc struct {
@@ -112,4 +110,3 @@ func (d *Doc) Resolve(ms []Mention) []*Resolution {
 	}
 	return out
 }
-
