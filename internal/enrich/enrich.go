@@ -45,8 +45,8 @@ type Option func(*Enricher)
 // WithAbbreviations turns abbreviation resolution on or off.
 func WithAbbreviations(on bool) Option { return func(e *Enricher) { e.abbrev = on } }
 
-// WithLinker links protein, DNA and RNA chunks (or, for a short form, its
-// long form first) with l; nil turns linking off.
+// WithLinker links protein, DNA and RNA chunks with l (a short form through
+// its long form only); nil turns linking off.
 func WithLinker(l Linker) Option { return func(e *Enricher) { e.genes = l } }
 
 // New returns an Enricher.
@@ -91,16 +91,15 @@ func (e *Enricher) Apply(text string, chunks []ner.Chunk, passages []formats.Pas
 			if !GeneLabels[c.Label] {
 				continue
 			}
-			id, sym, n := "", "", 0
+			// A short form means what its document defined it as: it is
+			// linked through its long form only ("PKC" after "protein kinase
+			// C" is not the alias PKC of PRRT2; "PHA" after
+			// "phytohemagglutinin" is no gene).
+			text := c.Text
 			if c.AbbreviationOf != nil {
-				id, sym, n = e.genes.Link(c.AbbreviationOf.Text)
+				text = c.AbbreviationOf.Text
 			}
-			if id == "" {
-				if id2, sym2, n2 := e.genes.Link(c.Text); id2 != "" || n == 0 {
-					id, sym, n = id2, sym2, n2
-				}
-			}
-			c.GeneID, c.GeneSymbol, c.GeneCandidates = id, sym, n
+			c.GeneID, c.GeneSymbol, c.GeneCandidates = e.genes.Link(text)
 		}
 	}
 	for i := range out {
