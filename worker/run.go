@@ -19,6 +19,7 @@ import (
 // runFlags are the settings of `worker run`.
 type runFlags struct {
 	model          modelFlags
+	enrich         enrichFlags
 	kafka          queue.Config
 	topic, group   string
 	out, from, dlq string
@@ -38,6 +39,7 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
+	f.enrich.register(fs)
 	f.kafka.RegisterFlags(fs)
 	fs.StringVar(&f.topic, "topic", "pubmed", "Kafka topic of document batches")
 	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<model>-<version12>, so a new model replays the topic)")
@@ -112,6 +114,10 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	if err := m.Serve(ctx, f.metricsAddr, log); err != nil {
 		return err
 	}
+	en, err := f.enrich.open()
+	if err != nil {
+		return err
+	}
 	b, sess, ann, err := f.model.open(log)
 	if err != nil {
 		return err
@@ -149,6 +155,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	w, err := stream.New(stream.Config{
 		Topic: f.topic, ModelName: b.Name, ModelVersion: b.Version, ModelDir: modelDir,
 		FlushRecords: f.flushRecords, FlushBytes: f.flushBytes, FlushInterval: f.flushInterval, IdleGrace: f.idleGrace,
+		Enrich: en,
 	}, ann, store, dlq, m, log)
 	if err != nil {
 		return err

@@ -32,8 +32,8 @@ type Chunk struct {
 	PassageOffset int    `json:"passage_offset,omitempty"`
 }
 
-// Enricher applies the configured steps. The zero value does nothing but
-// copy; it is safe for concurrent use once built.
+// Enricher applies the configured steps. The zero value (and nil) only
+// assigns passages; it is safe for concurrent use once built.
 type Enricher struct {
 	abbrev bool
 	genes  Linker
@@ -67,7 +67,7 @@ func (e *Enricher) Apply(text string, chunks []ner.Chunk, passages []formats.Pas
 		out[i].Chunk = c
 	}
 	if e == nil {
-		return out
+		e = &Enricher{}
 	}
 	if e.abbrev && len(chunks) > 0 {
 		d := abbrev.NewDoc(text)

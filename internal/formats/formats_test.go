@@ -174,7 +174,7 @@ func TestBioCJSON(t *testing.T) {
 	ds := docs()
 	var col struct {
 		Source, Date, Key string
-		Documents       []struct {
+		Documents         []struct {
 			ID       string
 			Passages []struct {
 				Infons      map[string]string

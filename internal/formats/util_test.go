@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func regexpMatch(model, s string) bool { return regexp.MustCompile(model).MatchString(" " + s) || regexp.MustCompile(model).MatchString(s) }
+func regexpMatch(model, s string) bool {
+	return regexp.MustCompile(model).MatchString(" "+s) || regexp.MustCompile(model).MatchString(s)
+}
 
 func atoi(t *testing.T, s string) int {
 	t.Helper()
