@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/pmc"
 	"github.com/nerstream/nerstream/internal/pubmed"
 	"github.com/nerstream/nerstream/internal/queue"
 )
@@ -38,6 +39,10 @@ const (
 	// FormatJSONL is JSON lines, one document per line (.jsonl, .jsonl.gz,
 	// .ndjson); see document.ScanJSONL.
 	FormatJSONL Format = "jsonl"
+	// FormatPMC is PMC Open Access full text: JATS XML (<article>,
+	// <pmc-articleset>) or BioC XML (<collection>), .xml or .xml.gz; see
+	// internal/pmc. Documents carry passages.
+	FormatPMC Format = "pmc"
 )
 
 // Message header names set on every published batch.
@@ -167,7 +172,8 @@ func (noProgress) Finish()          {}
 // Two inputs with the same base name are an error, because the base name
 // identifies a file in the manifest and in batch ids.
 func Inputs(format Format, args []string) ([]string, error) {
-	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"}}[format]
+	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"},
+		FormatPMC: {".xml", ".xml.gz", ".nxml"}}[format]
 	if exts == nil {
 		return nil, fmt.Errorf("unknown input format %q", format)
 	}
@@ -251,7 +257,7 @@ func Run(ctx context.Context, pub Publisher, format Format, files []string, opts
 	if o.log == nil {
 		o.log = slog.Default()
 	}
-	if format != FormatPubMed && format != FormatJSONL {
+	if format != FormatPubMed && format != FormatJSONL && format != FormatPMC {
 		return Summary{}, fmt.Errorf("unknown input format %q", format)
 	}
 	r := &runner{o: o, pub: pub, format: format}
@@ -489,6 +495,8 @@ func (r *runner) file(ctx context.Context, p plan) error {
 			_, readErr = document.ScanJSONL(pctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
 				func(doc document.Document, line int64) error { return handle(doc, line, 0, line) })
 		}
+	case FormatPMC:
+		readErr = pmc.Parse(pctx, in, e.Name, func(rec pmc.Record) error { return handle(rec.Doc, rec.Index, 0, rec.Line) })
 	}
 	// What was batched before an unreadable region is valid: publish it.
 	// Any other error (the publisher's, the manifest's, ctx's) stops here;
