@@ -81,6 +81,12 @@ func TestResolve(t *testing.T) {
 	if res[3] != nil {
 		t.Errorf("IL-2R resolved: %+v", res[3])
 	}
+	// A mention running past the long form (it contains the definition)
+	// does not type the short form.
+	res = d.Resolve([]Mention{{lb, le + 7, "DNA"}, ms[2]})
+	if res[1] == nil || res[1].Label != "DNA" || res[1].FromLongForm {
+		t.Errorf("covering mention typed the short form: %+v", res[1])
+	}
 	// Without a mention on the long form the short form keeps its type.
 	res = d.Resolve(ms[1:2])
 	if res[0] == nil || res[0].Label != "DNA" || res[0].FromLongForm {

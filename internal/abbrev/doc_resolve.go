@@ -78,8 +78,10 @@ type Resolution struct {
 
 // Resolve returns, for each mention (same index), its resolution, or nil
 // when the mention is not a short form. The long form's mention is the
-// longest mention that ends where the long form ends (trailing spaces and
-// punctuation aside) and lies within it, or that contains the long form.
+// longest mention that ends exactly where the long form ends (it may start
+// inside the long form or before it). On the devel abstracts this rule
+// relabels fewer short forms than also accepting mentions that contain the
+// whole definition, which turned protein short forms into DNA.
 func (d *Doc) Resolve(ms []Mention) []*Resolution {
 	out := make([]*Resolution, len(ms))
 	if len(d.pairs) == 0 {
@@ -89,9 +91,11 @@ func (d *Doc) Resolve(ms []Mention) []*Resolution {
 	longLen := make([]int, len(d.pairs))
 	for _, m := range ms {
 		for pi, p := range d.pairs {
-			inside := m.Begin >= p.Long.Begin && m.End == p.Long.End
-			covers := m.Begin <= p.Long.Begin && m.End >= p.Long.End
-			if (inside || covers) && m.End-m.Begin > longLen[pi] {
+			// The long form's mention ends where the long form ends; one
+			// running on past it ("interleukin 2 (IL-2) gene", a DNA
+			// mention that contains the definition) says nothing about
+			// the short form's type.
+			if m.End == p.Long.End && m.End-m.Begin > longLen[pi] && m.Begin < p.Long.End {
 				longLen[pi] = m.End - m.Begin
 				longLabel[pi] = m.Label
 			}
