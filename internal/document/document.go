@@ -45,7 +45,8 @@ type Document struct {
 	// Passages, when the source has them (PMC full text), are the parts of
 	// Content() in order: each starts at Offset (code points) and runs to
 	// the next one. Absent for PubMed: title and abstract are implied.
-	Passages []Passage `json:"passages,omitempty"`
+	// (A comparable value, so Documents stay comparable with ==.)
+	Passages Passages `json:"passages,omitzero"`
 }
 
 // Passage is a part of a document's content: a section title, a paragraph.
@@ -133,7 +134,7 @@ func Validate(d Document, lim Limits) error {
 // validatePassages checks that passages have a type and strictly increasing
 // offsets inside the content.
 func validatePassages(d Document) error {
-	if len(d.Passages) == 0 {
+	if d.Passages.Len() == 0 {
 		return nil
 	}
 	n := utf8.RuneCountInString(d.Title) + utf8.RuneCountInString(d.Text)
@@ -141,7 +142,7 @@ func validatePassages(d Document) error {
 		n++
 	}
 	prev := -1
-	for i, p := range d.Passages {
+	for i, p := range d.Passages.List() {
 		switch {
 		case strings.TrimSpace(p.Type) == "" || !utf8.ValidString(p.Type):
 			return &FieldError{"passages", fmt.Sprintf("passage %d has no type", i)}

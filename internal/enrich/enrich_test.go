@@ -76,7 +76,7 @@ func TestPassages(t *testing.T) {
 	}{
 		{document.Document{Title: "Tï", Text: "abc"}, []formats.Passage{{Type: "title"}, {Type: "abstract", Offset: 3}}},
 		{document.Document{Text: "abc"}, []formats.Passage{{Type: "abstract"}}},
-		{document.Document{Title: "T", Text: "a\nb", Passages: []document.Passage{{Type: "title"}, {Type: "Intro", Offset: 2}}},
+		{document.Document{Title: "T", Text: "a\nb", Passages: document.NewPassages([]document.Passage{{Type: "title"}, {Type: "Intro", Offset: 2}})},
 			[]formats.Passage{{Type: "title"}, {Type: "Intro", Offset: 2}}},
 	} {
 		got := Passages(tc.d)

@@ -9,9 +9,9 @@ import (
 // d.Content(): the source's own (PMC full text) when it has them, else a
 // title and an abstract passage (either may be missing).
 func Passages(d document.Document) []formats.Passage {
-	if len(d.Passages) > 0 {
-		out := make([]formats.Passage, len(d.Passages))
-		for i, p := range d.Passages {
+	if ps := d.Passages.List(); len(ps) > 0 {
+		out := make([]formats.Passage, len(ps))
+		for i, p := range ps {
 			out[i] = formats.Passage{Type: p.Type, Offset: p.Offset}
 		}
 		return out

@@ -58,7 +58,6 @@ type biocXML struct {
 	enc  *xml.Encoder
 	date string
 	n    int
-	err  error
 }
 
 func newBioCXML(w io.Writer, date string) *biocXML {

@@ -125,10 +125,9 @@ func (p *parser) run() error {
 
 // builder assembles a document's content and passages.
 type builder struct {
-	title    string
-	parts    []string
-	types    []string
-	textRune int // code points of the text so far (parts joined by "\n")
+	title string
+	parts []string
+	types []string
 }
 
 func (b *builder) add(typ, text string) {
@@ -142,18 +141,17 @@ func (b *builder) add(typ, text string) {
 
 func (b *builder) doc(id string) document.Document {
 	d := document.Document{ID: id, Title: b.title, Text: strings.Join(b.parts, "\n"), Op: document.OpUpsert}
+	var ps []document.Passage
 	off := 0
 	if d.Title != "" {
-		d.Passages = append(d.Passages, document.Passage{Type: "title", Offset: 0})
+		ps = append(ps, document.Passage{Type: "title", Offset: 0})
 		off = utf8.RuneCountInString(d.Title) + 1
 	}
 	for i, t := range b.parts {
-		d.Passages = append(d.Passages, document.Passage{Type: b.types[i], Offset: off})
+		ps = append(ps, document.Passage{Type: b.types[i], Offset: off})
 		off += utf8.RuneCountInString(t) + 1
 	}
-	if d.Title != "" && d.Text == "" {
-		d.Passages = d.Passages[:1]
-	}
+	d.Passages = document.NewPassages(ps)
 	return d
 }
 

@@ -42,10 +42,11 @@ func passagesOf(t *testing.T, d document.Document) []passage {
 	}
 	r := []rune(d.Content())
 	var out []passage
-	for i, p := range d.Passages {
+	ps := d.Passages.List()
+	for i, p := range ps {
 		end := len(r)
-		if i+1 < len(d.Passages) {
-			end = d.Passages[i+1].Offset - 1
+		if i+1 < len(ps) {
+			end = ps[i+1].Offset - 1
 			if r[end] != '\n' {
 				t.Fatalf("%s: passage %d does not end at a newline", d.ID, i)
 			}
@@ -127,7 +128,7 @@ func FuzzParse(f *testing.F) {
 			}
 			n := utf8.RuneCountInString(c)
 			prev := -1
-			for _, p := range r.Doc.Passages {
+			for _, p := range r.Doc.Passages.List() {
 				if p.Offset <= prev || p.Offset >= max(n, 1) {
 					t.Fatalf("passage offsets %+v outside %d code points", r.Doc.Passages, n)
 				}

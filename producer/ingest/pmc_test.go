@@ -30,7 +30,7 @@ func TestRunPMC(t *testing.T) {
 	}
 	for _, b := range pub.batches(t) {
 		for _, d := range b.Documents {
-			if len(d.Passages) < 3 || d.Passages[0].Type != "title" {
+			if ps := d.Passages.List(); len(ps) < 3 || ps[0].Type != "title" {
 				t.Fatalf("document %s: passages %+v", d.ID, d.Passages)
 			}
 		}
