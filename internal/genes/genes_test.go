@@ -172,3 +172,24 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func FuzzLoad(f *testing.F) {
+	f.Add(Header + "\nil2\t0\tNCBIGene:3558\tIL2\n")
+	f.Add(Header + "\na\t0\tx\ty\nb\t1\tx\ty\n")
+	f.Add("garbage")
+	f.Fuzz(func(t *testing.T, s string) {
+		p := filepath.Join(t.TempDir(), "d.tsv")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := Load(p)
+		if err != nil {
+			return
+		}
+		for i := 0; i < d.Len(); i++ {
+			k, _, _, _ := d.entry(i)
+			d.lookup(k) // must not panic
+		}
+		d.Link(s)
+	})
+}
