@@ -23,6 +23,7 @@ import (
 
 	"github.com/nerstream/nerstream/internal/broker"
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/enrich"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
@@ -356,8 +357,11 @@ func annotateInProcess(t *testing.T, docs []document.Document) map[string][]ner.
 		t.Fatal(err)
 	}
 	out := map[string][]ner.Chunk{}
+	en := enrich.New(enrich.WithAbbreviations(true)) // worker run's default: short forms take the long form's type
 	for _, r := range res {
-		out[r.Doc.ID] = r.Chunks
+		for _, c := range en.Apply(r.Doc.Text, r.Chunks, nil) {
+			out[r.Doc.ID] = append(out[r.Doc.ID], c.Chunk)
+		}
 	}
 	return out
 }
