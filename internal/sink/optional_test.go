@@ -3,6 +3,10 @@ package sink
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -96,6 +100,18 @@ func TestOldReaderUnaffected(t *testing.T) {
 // worker wrote before schema version 2) reads with null optional fields.
 func TestReadVersion1File(t *testing.T) {
 	want := genRows(5, "docs", 0, 0)
+	got, err := ReadParquet(context.Background(), bytes.NewReader(writeVersion1(t, want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("v1 read differs:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// writeVersion1 encodes rows with only the 15 columns of schema version 1.
+func writeVersion1(t *testing.T, want []Row) []byte {
+	t.Helper()
 	fields := make([]arrow.Field, firstOptional)
 	for i := range fields {
 		fields[i] = arrow.Field{Name: columns[i].name, Type: columns[i].typ}
@@ -122,11 +138,47 @@ func TestReadVersion1File(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadParquet(context.Background(), bytes.NewReader(buf.Bytes()))
+	return buf.Bytes()
+}
+
+// TestDuckDBMixedVersions: a bucket with files written before and after the
+// optional columns existed. A query written for version 1 reads both
+// unchanged; the new columns need union_by_name (schemas/chunks.md).
+func TestDuckDBMixedVersions(t *testing.T) {
+	node, err := exec.LookPath("node")
 	if err != nil {
+		t.Skip("node not on PATH (run `make setup`)")
+	}
+	mods := nodeModules()
+	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api", "package.json")); err != nil {
+		t.Skipf("@duckdb/node-api not installed under %s (run `make setup`)", mods)
+	}
+	dir := t.TempDir()
+	old := genRows(5, "docs", 0, 0)
+	if err := os.WriteFile(filepath.Join(dir, "a.parquet"), writeVersion1(t, old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("v1 read differs:\n got %+v\nwant %+v", got, want)
+	if err := os.WriteFile(filepath.Join(dir, "b.parquet"), encode(t, optionalRows()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script, _ := filepath.Abs("testdata/duckdb_mixed.js")
+	cmd := exec.Command(node, script, dir)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+	}
+	var got struct {
+		Old   struct{ N, Labels int }
+		Union struct{ N, Genes, Abbrevs, Passages int }
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("decode %q: %v", out, err)
+	}
+	n := len(old) + len(optionalRows())
+	if got.Old.N != n || got.Old.Labels != n || got.Union.N != n || got.Union.Genes != 1 || got.Union.Abbrevs != 1 || got.Union.Passages != 1 {
+		t.Fatalf("DuckDB over mixed versions: %+v, want %d rows, 1 gene, 1 abbreviation, 1 passage", got, n)
 	}
 }
