@@ -17,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		fmt.Fprintln(os.Stderr, "usage: producer pubmed|jsonl [flags] FILES|DIRS...   (producer CMD -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: producer pubmed|jsonl|pmc [flags] FILES|DIRS...   (producer CMD -h for flags)")
 		os.Exit(2)
 	}
 	var format ingest.Format
@@ -26,8 +26,10 @@ func main() {
 		format = ingest.FormatPubMed
 	case "jsonl":
 		format = ingest.FormatJSONL
+	case "pmc":
+		format = ingest.FormatPMC
 	default:
-		fmt.Fprintf(os.Stderr, "producer: unknown command %q (want pubmed or jsonl)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "producer: unknown command %q (want pubmed, jsonl or pmc)\n", os.Args[1])
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -9,6 +9,9 @@
 #   - MinIO server, built from the Go module proxy as a separate binary (AGPL:
 #     run only, never imported) -> .cache/minio/<version>/minio; set MINIO_BIN
 #     to an existing binary to skip the build
+#   - Human gene dictionary for NCBI Gene linking, built from Debian's
+#     r-bioc-org.hs.eg.db (Bioconductor org.Hs.eg.db, Artistic-2.0; its
+#     SQLite file, read with the sqlite3 shell) -> .cache/genes/hs.genes.tsv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORT_VERSION=1.24.1
@@ -23,6 +26,7 @@ command -v npm >/dev/null || need_apt+=(nodejs npm)
 command -v make >/dev/null || need_apt+=(make)
 command -v kcat >/dev/null || need_apt+=(kcat)
 command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} with apt"
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -70,4 +74,25 @@ fi
 
 log "downloading Go modules"
 go mod download
+
+# Gene dictionary (rebuilt when the package version or the builder changes).
+GENES_PKG=r-bioc-org.hs.eg.db
+genes_dir=$CACHE/genes
+genes_stamp="$GENES_PKG $(cat internal/genes/normalize.go internal/genes/dict.go scripts/genedict/main.go | sha256sum | cut -c1-16)"
+if [ ! -s "$genes_dir/hs.genes.tsv" ] || [ "$(cat "$genes_dir/STAMP" 2>/dev/null)" != "$genes_stamp" ]; then
+  log "building the gene dictionary from $GENES_PKG (apt-get download + dpkg -x)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download -qq "$GENES_PKG" 2>/dev/null || { SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo; $SUDO apt-get update -qq && apt-get download -qq "$GENES_PKG"; }; })
+  dpkg -x "$tmp"/"$GENES_PKG"_*.deb "$tmp/x"
+  db=$(find "$tmp/x" -name org.Hs.eg.sqlite | head -1)
+  [ -n "$db" ] || { echo "setup: org.Hs.eg.sqlite not found in $GENES_PKG" >&2; exit 1; }
+  sqlite3 -tabs "$db" "SELECT g.gene_id, i.symbol, i.gene_name FROM genes g JOIN gene_info i USING(_id)" > "$tmp/genes.tsv"
+  sqlite3 -tabs "$db" "SELECT g.gene_id, a.alias_symbol FROM genes g JOIN alias a USING(_id)" > "$tmp/aliases.tsv"
+  mkdir -p "$genes_dir"
+  go run ./scripts/genedict "$tmp/genes.tsv" "$tmp/aliases.tsv" > "$tmp/hs.genes.tsv"
+  mv "$tmp/hs.genes.tsv" "$genes_dir/hs.genes.tsv"
+  dpkg-deb -f "$tmp"/"$GENES_PKG"_*.deb Version > "$genes_dir/SOURCE_VERSION"
+  echo "$genes_stamp" > "$genes_dir/STAMP"
+  rm -rf "$tmp"
+fi
 log "ready"

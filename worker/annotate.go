@@ -11,22 +11,35 @@ import (
 	"text/tabwriter"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/formats"
 	"github.com/nerstream/nerstream/internal/ner"
 )
 
 func cmdAnnotate(ctx context.Context, args []string) error {
-	c := newCommand("annotate", "worker annotate [--model DIR] [--in FILE|-] [--format jsonl|table]")
+	c := newCommand("annotate", "worker annotate [--model DIR] [--in FILE|-] [--format jsonl|table|pubtator|bioc-json|bioc-xml]")
 	fs, mf := c.fs, &c.model
-	in := fs.String("in", "-", "input file: JSON lines {\"id\",\"text\"[,\"title\"]}, or plain text (one document); - for stdin")
-	format := fs.String("format", "jsonl", "output: jsonl or table")
+	var ef enrichFlags
+	ef.register(fs)
+	in := fs.String("in", "-", "input file: JSON lines {\"id\",\"text\"[,\"title\"]}, PubMed XML (.xml, .xml.gz), or plain text (one document); - for stdin")
+	format := fs.String("format", "jsonl", "output: jsonl, table, pubtator, bioc-json or bioc-xml")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if *format != "jsonl" && *format != "table" {
-		return fmt.Errorf("--format %q: want jsonl or table", *format)
+	docFormat, ferr := formats.Parse(*format)
+	if *format != "jsonl" && *format != "table" && ferr != nil {
+		return fmt.Errorf("--format %q: want jsonl, table, pubtator, bioc-json or bioc-xml", *format)
+	}
+	en, err := ef.open()
+	if err != nil {
+		return err
 	}
 	log := c.log
-	docs, err := readInput(ctx, *in)
+	var docs []ner.Doc
+	if isPubMedXML(*in) {
+		docs, err = readPubMedXML(ctx, *in)
+	} else {
+		docs, err = readInput(ctx, *in)
+	}
 	if err != nil {
 		return err
 	}
@@ -45,18 +58,31 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	var dw *docWriter
+	if ferr == nil {
+		if dw, err = newDocWriter(w, docFormat, en); err != nil {
+			return err
+		}
+	}
 	err = ann.Each(ctx, docs, func(r ner.Result) error {
+		if dw != nil {
+			return dw.write(r)
+		}
+		if tw == nil {
+			return writeJSONL(enc, en, r)
+		}
 		for _, c := range r.Chunks {
-			if tw != nil {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.3f\t%d\t%s\n", c.DocID, c.ChunkIndex, c.Begin, c.End, c.Label, c.Confidence, c.Sentence, c.Text)
-			} else if err := enc.Encode(c); err != nil {
-				return err
-			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.3f\t%d\t%s\n", c.DocID, c.ChunkIndex, c.Begin, c.End, c.Label, c.Confidence, c.Sentence, c.Text)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if dw != nil {
+		if err := dw.w.Close(); err != nil {
+			return err
+		}
 	}
 	if tw != nil {
 		tw.Flush()

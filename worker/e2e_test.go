@@ -23,6 +23,7 @@ import (
 	"github.com/nerstream/nerstream/internal/broker"
 	"github.com/nerstream/nerstream/internal/corpus"
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/enrich"
 	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/model"
 	"github.com/nerstream/nerstream/internal/ner"
@@ -392,9 +393,13 @@ func annotateInProcess(t *testing.T, docs []document.Document, per int) map[stri
 		}
 	}()
 	out := map[string][]ner.Chunk{}
+	en := enrich.New(enrich.WithAbbreviations(true)) // worker run's default: short forms take the long form's type
 	for r := range res {
-		if !r.Marker {
-			out[r.Result.Doc.ID] = r.Result.Chunks
+		if r.Marker {
+			continue
+		}
+		for _, c := range en.Apply(r.Result.Doc.Text, r.Result.Chunks, nil) {
+			out[r.Result.Doc.ID] = append(out[r.Result.Doc.ID], c.Chunk)
 		}
 	}
 	if err := <-errc; err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nerstream/nerstream/internal/enrich"
 	"github.com/nerstream/nerstream/internal/eval"
 	"github.com/nerstream/nerstream/internal/ner"
 )
@@ -19,6 +20,8 @@ func cmdEval(ctx context.Context, args []string) error {
 	docsPath := fs.String("docs", "", "gold documents: JSON lines {\"pmid\"|\"id\",\"text\",\"entities\":[{begin,end,label}]} (code-point offsets)")
 	iobPath := fs.String("iob", "", "gold pre-tokenized sentences: token<TAB>IOB2 tag, blank line between sentences")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	var ef enrichFlags // the same document-level steps as worker run, so eval scores what run writes
+	ef.register(fs)
 	mates := fs.Bool("record-mates", false, "with --docs: annotate again with every record group shifted by half a group, and count the documents whose chunks change with their record-mates")
 	if err := c.parse(args); err != nil {
 		return err
@@ -27,6 +30,10 @@ func cmdEval(ctx context.Context, args []string) error {
 		return errors.New("give exactly one of --docs or --iob")
 	}
 	log := c.log
+	en, err := ef.open()
+	if err != nil {
+		return err
+	}
 	b, sess, ann, err := mf.open(log)
 	if err != nil {
 		return err
@@ -35,9 +42,9 @@ func cmdEval(ctx context.Context, args []string) error {
 	t0 := time.Now()
 	var rep eval.Report
 	if *docsPath != "" {
-		rep, err = evalDocs(ctx, ann, *docsPath)
+		rep, err = evalDocs(ctx, ann, en, *docsPath)
 	} else {
-		rep, err = evalIOB(ctx, ann, *iobPath)
+		rep, err = evalIOB(ctx, ann, en, *iobPath)
 	}
 	if err != nil {
 		return err
@@ -114,7 +121,7 @@ func recordMatesChanged(ctx context.Context, ann *ner.Annotator, path string) (i
 	return changed, nil
 }
 
-func evalDocs(ctx context.Context, ann *ner.Annotator, path string) (eval.Report, error) {
+func evalDocs(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path string) (eval.Report, error) {
 	gold, err := eval.ReadDocs(path)
 	if err != nil {
 		return eval.Report{}, err
@@ -129,12 +136,12 @@ func evalDocs(ctx context.Context, ann *ner.Annotator, path string) (eval.Report
 	}
 	sc := eval.NewScorer()
 	for i, r := range res {
-		sc.Add(gold[i].Entities, chunkSpans(r.Chunks))
+		sc.Add(gold[i].Entities, chunkSpans(enriched(en, r)))
 	}
 	return sc.Report(), nil
 }
 
-func evalIOB(ctx context.Context, ann *ner.Annotator, path string) (eval.Report, error) {
+func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path string) (eval.Report, error) {
 	sents, err := eval.ReadIOB(path)
 	if err != nil {
 		return eval.Report{}, err
@@ -152,7 +159,7 @@ func evalIOB(ctx context.Context, ann *ner.Annotator, path string) (eval.Report,
 	}
 	sc := eval.NewScorer()
 	for i, r := range res {
-		pred := eval.TagsFromChunks(toks[i], chunkSpans(r.Chunks))
+		pred := eval.TagsFromChunks(toks[i], chunkSpans(enriched(en, r)))
 		sc.Add(eval.ChunksFromTags(sents[i].Tags), eval.ChunksFromTags(pred))
 	}
 	return sc.Report(), nil
@@ -162,6 +169,17 @@ func chunkSpans(cs []ner.Chunk) []eval.Span {
 	out := make([]eval.Span, len(cs))
 	for i, c := range cs {
 		out[i] = eval.Span{Begin: c.Begin, End: c.End, Label: c.Label}
+	}
+	return out
+}
+
+// enriched returns r's chunks after the document-level steps (abbreviation
+// typing), as worker run writes them.
+func enriched(en *enrich.Enricher, r ner.Result) []ner.Chunk {
+	ec := en.Apply(r.Doc.Text, r.Chunks, nil)
+	out := make([]ner.Chunk, len(ec))
+	for i, c := range ec {
+		out[i] = c.Chunk
 	}
 	return out
 }

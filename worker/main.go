@@ -5,6 +5,7 @@
 //	worker bench     throughput of the pipeline versus the model alone
 //	worker run       consume a Kafka topic in a consumer group → Parquet on object storage
 //	worker demo      the whole system in one process tree on the embedded default
+//	worker export    Parquet output (current state of each document) → PubTator or BioC
 //
 // Every flag has an environment twin (NERSTREAM_<FLAG>); see `worker CMD -h`.
 package main
@@ -25,16 +26,17 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"bench":    cmdBench,
 	"run":      cmdRun,
 	"demo":     cmdDemo,
+	"export":   cmdExport,
 }
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		fmt.Fprintln(os.Stderr, "usage: worker annotate|eval|bench|run|demo [flags]   (worker CMD -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: worker annotate|eval|bench|run|demo|export [flags]   (worker CMD -h for flags)")
 		os.Exit(2)
 	}
 	cmd, ok := commands[os.Args[1]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "worker: unknown command %q (want annotate, eval, bench, run or demo)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "worker: unknown command %q (want annotate, eval, bench, run, demo or export)\n", os.Args[1])
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

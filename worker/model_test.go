@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nerstream/nerstream/internal/enrich"
+	"github.com/nerstream/nerstream/internal/ner"
 )
 
 // shippedModelMinF1 is the floor for each shipped bundle's end-to-end
@@ -44,13 +47,14 @@ func testShippedModel(t *testing.T, dir string) {
 	}
 	dst.Close()
 
-	mf := modelFlags{dir: dir, device: "cpu", batch: 32, aggregation: "first", packing: "document", overlap: 32}
+	// The defaults of every command: record packing, abbreviation typing.
+	mf := modelFlags{dir: dir, device: "cpu", batch: 32, aggregation: "first", packing: ner.DefaultOptions().Packing.String(), overlap: 32}
 	_, sess, ann, err := mf.open(slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	rep, err := evalDocs(context.Background(), ann, sample)
+	rep, err := evalDocs(context.Background(), ann, enrich.New(enrich.WithAbbreviations(true)), sample)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 // runFlags are the settings of `worker run`.
 type runFlags struct {
 	model          modelFlags
+	enrich         enrichFlags
 	kafka          queue.Config
 	topic, group   string
 	out, from, dlq string
@@ -46,6 +47,7 @@ const defaultShutdownTimeout = 60 * time.Second
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
+	f.enrich.register(fs)
 	f.kafka.RegisterFlags(fs)
 	fs.StringVar(&f.topic, "topic", "pubmed", "Kafka topic of document batches")
 	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<topic>-<model>-<version12>: one group per topic and model, so a new model replays the topic)")
@@ -167,6 +169,10 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	if err := r.m.Serve(ctx, f.metricsAddr, log); err != nil {
 		return nil, err
 	}
+	en, err := f.enrich.open()
+	if err != nil {
+		return nil, err
+	}
 	b, sess, ann, err := f.model.open(log)
 	if err != nil {
 		return nil, err
@@ -204,6 +210,7 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	r.w, err = stream.New(stream.Config{
 		Topic: f.topic, ModelName: b.Name, ModelVersion: b.Version, ModelDir: modelDir,
 		FlushRecords: f.flushRecords, FlushBytes: f.flushBytes, FlushInterval: f.flushInterval, IdleGrace: f.idleGrace,
+		Enrich: en,
 	}, ann, store, dlq, r.m, log)
 	if err != nil {
 		return nil, err

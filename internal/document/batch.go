@@ -133,7 +133,7 @@ func RejectedDocs(err error) []DocError {
 
 var (
 	batchFields = []string{"schema_version", "id", "source", "documents"}
-	docFields   = []string{"id", "title", "text", "version", "op"}
+	docFields   = []string{"id", "title", "text", "version", "op", "passages"}
 	srcFields   = []string{"file", "first", "last"}
 )
 
@@ -303,7 +303,7 @@ func decodeDoc(raw json.RawMessage, lim Limits) (Document, string, error) {
 	fields := []struct {
 		name string
 		dst  any
-	}{{"title", &d.Title}, {"text", &d.Text}, {"version", &d.Version}, {"op", &op}}
+	}{{"title", &d.Title}, {"text", &d.Text}, {"version", &d.Version}, {"op", &op}, {"passages", &d.Passages}}
 	for _, f := range fields {
 		if v, ok := m[f.name]; ok {
 			if err := unmarshalField(f.name, v, f.dst); err != nil {

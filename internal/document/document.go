@@ -42,6 +42,19 @@ type Document struct {
 	Version int `json:"version,omitempty"`
 	// Op is what to do with the document; empty means OpUpsert.
 	Op Op `json:"op,omitempty"`
+	// Passages, when the source has them (PMC full text), are the parts of
+	// Content() in order: each starts at Offset (code points) and runs to
+	// the next one. Absent for PubMed: title and abstract are implied.
+	// (A comparable value, so Documents stay comparable with ==.)
+	Passages Passages `json:"passages,omitzero"`
+}
+
+// Passage is a part of a document's content: a section title, a paragraph.
+type Passage struct {
+	// Type is "title", "abstract", a section title, or "paragraph".
+	Type string `json:"type"`
+	// Offset is the passage's start in Content(), in code points.
+	Offset int `json:"offset"`
 }
 
 // Content returns the text that is annotated and that all output offsets
@@ -106,6 +119,29 @@ func Validate(d Document, lim Limits) error {
 		return &FieldError{"text", "a delete carries no title or text"}
 	case lim.MaxDocBytes > 0 && d.ContentBytes() > lim.MaxDocBytes:
 		return &FieldError{"text", fmt.Sprintf("title+text is %d bytes, over the limit of %d", d.ContentBytes(), lim.MaxDocBytes)}
+	}
+	return validatePassages(d)
+}
+
+// validatePassages checks that passages have a type and strictly increasing
+// offsets inside the content.
+func validatePassages(d Document) error {
+	if d.Passages.Len() == 0 {
+		return nil
+	}
+	n := utf8.RuneCountInString(d.Title) + utf8.RuneCountInString(d.Text)
+	if d.Title != "" && d.Text != "" {
+		n++
+	}
+	prev := -1
+	for i, p := range d.Passages.List() {
+		switch {
+		case strings.TrimSpace(p.Type) == "" || !utf8.ValidString(p.Type):
+			return &FieldError{"passages", fmt.Sprintf("passage %d has no type", i)}
+		case p.Offset <= prev || p.Offset >= max(n, 1):
+			return &FieldError{"passages", fmt.Sprintf("passage %d offset %d is not increasing inside the %d code points of the content", i, p.Offset, n)}
+		}
+		prev = p.Offset
 	}
 	return nil
 }

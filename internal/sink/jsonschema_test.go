@@ -19,8 +19,8 @@ const jsonSchemaPath = "../../schemas/chunks.schema.json"
 // table, with the constraints ValidateRow enforces.
 func chunksJSONSchema() map[string]any {
 	props := map[string]any{}
-	var names []string
-	for _, c := range columns {
+	var names, required []string
+	for i, c := range columns {
 		p := map[string]any{"description": c.doc}
 		switch c.typ.ID() {
 		case arrow.STRING:
@@ -45,6 +45,11 @@ func chunksJSONSchema() map[string]any {
 		case "op":
 			p["enum"] = []string{OpUpsert, OpDelete}
 		}
+		if i >= firstOptional {
+			p["type"] = []any{p["type"], "null"}
+		} else {
+			required = append(required, c.name)
+		}
 		props[c.name] = p
 		names = append(names, c.name)
 	}
@@ -55,7 +60,7 @@ func chunksJSONSchema() map[string]any {
 		"description":          "One row of a nerstream chunks Parquet file (schemas/chunks.md). Generated from internal/sink; NERSTREAM_UPDATE_SCHEMAS=1 go test ./internal/sink rewrites it.",
 		"type":                 "object",
 		"properties":           props,
-		"required":             names,
+		"required":             required,
 		"additionalProperties": false,
 		"x-column-order":       names,
 		"allOf": []any{map[string]any{

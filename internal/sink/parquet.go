@@ -35,8 +35,10 @@ const (
 const DocumentMarker int32 = -1
 
 // SchemaVersion is stored in every file's key-value metadata under
-// [MetaSchemaVersion] and bumped on any incompatible column change.
-const SchemaVersion = "1"
+// [MetaSchemaVersion] and bumped on any column change. Version 2 added the
+// nullable columns abbreviation_of … passage_offset at the end; readers of
+// version 1 files see them as null.
+const SchemaVersion = "2"
 
 // Key-value metadata keys written into every Parquet file footer.
 const (
@@ -73,6 +75,28 @@ type Row struct {
 	Partition     int32   // Kafka partition of the message
 	Offset        int64   // Kafka offset of the message that carried the document
 	Op            string  // OpUpsert or OpDelete
+
+	// Optional columns (schema version 2; null in files of version 1 and
+	// for rows without the information).
+
+	// AbbreviationOf is the long form when the chunk is a short form
+	// ("IL-2" → "interleukin 2"), with its code-point span in the document;
+	// empty (null) otherwise.
+	AbbreviationOf                     string
+	AbbreviationBegin, AbbreviationEnd int32
+	// GeneID is the NCBI Gene identifier ("NCBIGene:3558") and GeneSymbol
+	// the official symbol of the human gene the mention was linked to;
+	// empty (null) when not linked.
+	GeneID, GeneSymbol string
+	// GeneCandidates is the number of human genes the mention's normalised
+	// text matched: 1 when linked, more when ambiguous (left unlinked), 0
+	// (null) when none or not looked up.
+	GeneCandidates int32
+	// Passage is the type of the passage holding the chunk ("title",
+	// "abstract", or a full-text section title) and PassageOffset its start
+	// in the document; empty (null) when the source had no passages.
+	Passage       string
+	PassageOffset int32
 }
 
 // column describes one Parquet column: its name, Arrow type and meaning.
@@ -100,7 +124,19 @@ var columns = []column{
 	{"kafka_partition", arrow.PrimitiveTypes.Int32, "Kafka partition of the input message."},
 	{"kafka_offset", arrow.PrimitiveTypes.Int64, "Kafka offset of the input message; orders versions of equal doc_version."},
 	{"op", arrow.BinaryTypes.String, "upsert (chunk or document marker of a document version) or delete (tombstone for the document)."},
+	{"abbreviation_of", arrow.BinaryTypes.String, "Nullable. When the chunk is an abbreviation's short form: the long form's text as defined in the document."},
+	{"abbreviation_of_begin", arrow.PrimitiveTypes.Int32, "Nullable. Start of that long form in the document text, in code points (inclusive)."},
+	{"abbreviation_of_end", arrow.PrimitiveTypes.Int32, "Nullable. End of that long form in the document text, in code points (exclusive)."},
+	{"gene_id", arrow.BinaryTypes.String, "Nullable. NCBI Gene identifier of the human gene the protein/DNA/RNA chunk was linked to, e.g. NCBIGene:3558."},
+	{"gene_symbol", arrow.BinaryTypes.String, "Nullable. Official symbol of that gene, e.g. IL2."},
+	{"gene_candidates", arrow.PrimitiveTypes.Int32, "Nullable. Number of human genes the normalised mention matched: 1 when linked, >1 when ambiguous and left unlinked."},
+	{"passage", arrow.BinaryTypes.String, "Nullable. Passage of the chunk: title, abstract, or a full-text section title (PMC input)."},
+	{"passage_offset", arrow.PrimitiveTypes.Int32, "Nullable. Start of that passage in the document text, in code points."},
 }
+
+// firstOptional is the index of the first column that may be null and may
+// be missing from a file (files of schema version 1 end before it).
+const firstOptional = colAbbrevOf
 
 // Column indices in [columns].
 const (
@@ -119,6 +155,14 @@ const (
 	colPartition
 	colOffset
 	colOp
+	colAbbrevOf
+	colAbbrevBegin
+	colAbbrevEnd
+	colGeneID
+	colGeneSymbol
+	colGeneCandidates
+	colPassage
+	colPassageOffset
 	numColumns
 )
 
@@ -133,7 +177,7 @@ var arrowSchema = func() *arrow.Schema {
 		fields[i] = arrow.Field{
 			Name:     c.name,
 			Type:     c.typ,
-			Nullable: false,
+			Nullable: i >= firstOptional,
 			Metadata: arrow.NewMetadata([]string{"description"}, []string{c.doc}),
 		}
 	}
@@ -166,6 +210,7 @@ func ValidateRow(r *Row) error {
 	for _, s := range []struct{ name, v string }{
 		{"doc_id", r.DocID}, {"text", r.Text}, {"label", r.Label}, {"model_name", r.ModelName},
 		{"model_version", r.ModelVersion}, {"kafka_topic", r.Topic}, {"op", r.Op},
+		{"abbreviation_of", r.AbbreviationOf}, {"gene_id", r.GeneID}, {"gene_symbol", r.GeneSymbol}, {"passage", r.Passage},
 	} {
 		if !utf8.ValidString(s.v) {
 			return fmt.Errorf("%s is not valid UTF-8: %q", s.name, s.v)
@@ -273,6 +318,28 @@ func buildRecord(b *array.RecordBuilder, rows []Row) arrow.RecordBatch {
 	part := f(colPartition).(*array.Int32Builder)
 	off := f(colOffset).(*array.Int64Builder)
 	op := f(colOp).(*array.StringBuilder)
+	abbrevOf := f(colAbbrevOf).(*array.StringBuilder)
+	abbrevBegin := f(colAbbrevBegin).(*array.Int32Builder)
+	abbrevEnd := f(colAbbrevEnd).(*array.Int32Builder)
+	geneID := f(colGeneID).(*array.StringBuilder)
+	geneSymbol := f(colGeneSymbol).(*array.StringBuilder)
+	geneCand := f(colGeneCandidates).(*array.Int32Builder)
+	passage := f(colPassage).(*array.StringBuilder)
+	passageOff := f(colPassageOffset).(*array.Int32Builder)
+	str := func(b *array.StringBuilder, v string, valid bool) {
+		if valid {
+			b.Append(v)
+		} else {
+			b.AppendNull()
+		}
+	}
+	i32 := func(b *array.Int32Builder, v int32, valid bool) {
+		if valid {
+			b.Append(v)
+		} else {
+			b.AppendNull()
+		}
+	}
 	for i := range rows {
 		r := &rows[i]
 		docID.Append(r.DocID)
@@ -290,6 +357,14 @@ func buildRecord(b *array.RecordBuilder, rows []Row) arrow.RecordBatch {
 		part.Append(r.Partition)
 		off.Append(r.Offset)
 		op.Append(r.Op)
+		str(abbrevOf, r.AbbreviationOf, r.AbbreviationOf != "")
+		i32(abbrevBegin, r.AbbreviationBegin, r.AbbreviationOf != "")
+		i32(abbrevEnd, r.AbbreviationEnd, r.AbbreviationOf != "")
+		str(geneID, r.GeneID, r.GeneID != "")
+		str(geneSymbol, r.GeneSymbol, r.GeneID != "")
+		i32(geneCand, r.GeneCandidates, r.GeneCandidates != 0)
+		str(passage, r.Passage, r.Passage != "")
+		i32(passageOff, r.PassageOffset, r.Passage != "")
 	}
 	return b.NewRecordBatch()
 }
@@ -332,16 +407,21 @@ func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) (rows []Row, err
 	if err != nil {
 		return nil, fmt.Errorf("read parquet: schema: %w", err)
 	}
-	idx := make([]int, numColumns)
+	idx := make([]int, 0, numColumns)
+	var present []int // indices into columns, in idx order
 	for i, c := range columns {
 		found := sc.FieldIndices(c.name)
+		if len(found) == 0 && i >= firstOptional {
+			continue // a file of an older schema version: the column is null
+		}
 		if len(found) != 1 {
 			return nil, fmt.Errorf("read parquet: column %q: found %d columns with that name, want 1", c.name, len(found))
 		}
 		if got := sc.Field(found[0]).Type; !arrow.TypeEqual(got, c.typ) {
 			return nil, fmt.Errorf("read parquet: column %q has type %s, want %s", c.name, got, c.typ)
 		}
-		idx[i] = found[0]
+		idx = append(idx, found[0])
+		present = append(present, i)
 	}
 	rr, err := fr.GetRecordReader(ctx, idx, nil)
 	if err != nil {
@@ -351,7 +431,7 @@ func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) (rows []Row, err
 	// The footer's row count is untrusted: bound the preallocation.
 	rows = make([]Row, 0, min(pf.NumRows(), 1<<16))
 	for rr.Next() {
-		rows = appendRecord(rows, rr.RecordBatch())
+		rows = appendRecord(rows, rr.RecordBatch(), present)
 		if len(rows) > MaxRowsPerFile {
 			return nil, fmt.Errorf("read parquet: more than %d rows", MaxRowsPerFile)
 		}
@@ -362,11 +442,30 @@ func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker) (rows []Row, err
 	return rows, nil
 }
 
-// appendRecord converts one record batch (columns in [columns] order, types
-// already checked) to rows.
-func appendRecord(rows []Row, rec arrow.RecordBatch) []Row {
+// appendRecord converts one record batch to rows. present[j] is the [columns]
+// index of the batch's column j (types already checked); the required
+// columns come first, in order.
+func appendRecord(rows []Row, rec arrow.RecordBatch, present []int) []Row {
 	str := func(i int) *array.String { return rec.Column(i).(*array.String) }
 	i32 := func(i int) *array.Int32 { return rec.Column(i).(*array.Int32) }
+	opt := make([]arrow.Array, numColumns)
+	for j, ci := range present {
+		if ci >= firstOptional {
+			opt[ci] = rec.Column(j)
+		}
+	}
+	optStr := func(ci, i int) string {
+		if a, ok := opt[ci].(*array.String); ok && a.IsValid(i) {
+			return strings.Clone(a.Value(i))
+		}
+		return ""
+	}
+	optI32 := func(ci, i int) int32 {
+		if a, ok := opt[ci].(*array.Int32); ok && a.IsValid(i) {
+			return a.Value(i)
+		}
+		return 0
+	}
 	docID, text, label := str(colDocID), str(colText), str(colLabel)
 	modelName, modelVersion, topic, op := str(colModelName), str(colModelVersion), str(colTopic), str(colOp)
 	docVersion, chunkIndex, begin, end := i32(colDocVersion), i32(colChunkIndex), i32(colBegin), i32(colEnd)
@@ -403,6 +502,12 @@ func appendRecord(rows []Row, rec arrow.RecordBatch) []Row {
 			Offset:        off.Value(i),
 			Op:            small(op, i),
 		})
+		if opt[colAbbrevOf] != nil || opt[colGeneID] != nil || opt[colPassage] != nil || opt[colGeneCandidates] != nil {
+			r := &rows[len(rows)-1]
+			r.AbbreviationOf, r.AbbreviationBegin, r.AbbreviationEnd = optStr(colAbbrevOf, i), optI32(colAbbrevBegin, i), optI32(colAbbrevEnd, i)
+			r.GeneID, r.GeneSymbol, r.GeneCandidates = optStr(colGeneID, i), optStr(colGeneSymbol, i), optI32(colGeneCandidates, i)
+			r.Passage, r.PassageOffset = optStr(colPassage, i), optI32(colPassageOffset, i)
+		}
 	}
 	return rows
 }

@@ -144,8 +144,8 @@ func TestParquetSchemaForConsumers(t *testing.T) {
 		if col.Name() != c.name {
 			t.Fatalf("column %d is %q, want %q", i, col.Name(), c.name)
 		}
-		if col.MaxDefinitionLevel() != 0 {
-			t.Errorf("column %q is optional, want required", c.name)
+		if wantOpt := i >= firstOptional; (col.MaxDefinitionLevel() != 0) != wantOpt {
+			t.Errorf("column %q: optional %v, want %v", c.name, col.MaxDefinitionLevel() != 0, wantOpt)
 		}
 		switch c.typ.ID() {
 		case arrow.STRING:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/enrich"
 	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
@@ -45,6 +46,7 @@ type Config struct {
 	FlushInterval time.Duration // record-timestamp bucket width (default 1m)
 	IdleGrace     time.Duration // wait past a bucket's end before closing an idle file (default 10s)
 	Limits        document.Limits
+	Enrich        *enrich.Enricher // abbreviations, gene links, passages of each chunk (nil: passages only)
 }
 
 // Defaults of [Config], also the defaults of `worker run`'s flags.
@@ -463,10 +465,11 @@ func (w *Worker) rows(ps *partState, e entry, r ner.Result) []sink.Row {
 	}
 	rows := make([]sink.Row, 0, 1+len(r.Chunks))
 	rows = append(rows, base)
-	for _, c := range r.Chunks {
+	for _, c := range w.cfg.Enrich.Apply(r.Doc.Text, r.Chunks, enrich.Passages(e.doc)) {
 		row := base
 		row.ChunkIndex, row.Begin, row.End = int32(c.ChunkIndex), int32(c.Begin), int32(c.End)
 		row.Text, row.Label, row.Confidence, row.SentenceIndex = c.Text, c.Label, float32(c.Confidence), int32(c.Sentence)
+		enrich.Fill(&row, c)
 		rows = append(rows, row)
 	}
 	return rows

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/pmc"
 	"github.com/nerstream/nerstream/internal/pubmed"
 	"github.com/nerstream/nerstream/internal/queue"
 )
@@ -36,6 +37,10 @@ const (
 	// FormatJSONL is JSON lines, one document per line (.jsonl, .jsonl.gz,
 	// .ndjson); see document.ScanJSONL.
 	FormatJSONL Format = "jsonl"
+	// FormatPMC is PMC Open Access full text: JATS XML (<article>,
+	// <pmc-articleset>) or BioC XML (<collection>), .xml or .xml.gz; see
+	// internal/pmc. Documents carry passages.
+	FormatPMC Format = "pmc"
 )
 
 // Progress receives progress events; the producer's command renders them as
@@ -157,7 +162,8 @@ func (noProgress) Finish()          {}
 // directory entries left out (other extensions, subdirectories), so the
 // caller can say so.
 func Inputs(format Format, args []string) (files, skipped []string, err error) {
-	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"}}[format]
+	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"},
+		FormatPMC: {".xml", ".xml.gz", ".nxml"}}[format]
 	if exts == nil {
 		return nil, nil, fmt.Errorf("unknown input format %q", format)
 	}
@@ -237,7 +243,7 @@ func Run(ctx context.Context, pub Publisher, format Format, files []string, opts
 	if o.log == nil {
 		o.log = slog.Default()
 	}
-	if format != FormatPubMed && format != FormatJSONL {
+	if format != FormatPubMed && format != FormatJSONL && format != FormatPMC {
 		return Summary{}, fmt.Errorf("unknown input format %q", format)
 	}
 	r := &runner{o: o, pub: pub, format: format}
@@ -497,6 +503,8 @@ func (r *runner) batch(ctx context.Context, in io.Reader, e FileEntry, groups ch
 			_, readErr = document.ScanJSONL(ctx, src, e.Name, document.Limits{MaxDocBytes: r.o.maxDocBytes}, r.o.rejects,
 				func(doc document.Document, line int64) error { return handle(doc, line, 0, line) })
 		}
+	case FormatPMC:
+		readErr = pmc.Parse(ctx, in, e.Name, func(rec pmc.Record) error { return handle(rec.Doc, rec.Index, 0, rec.Line) })
 	}
 	if readErr != nil && !errors.Is(readErr, document.ErrUnreadable) {
 		return readErr
