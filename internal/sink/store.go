@@ -298,19 +298,9 @@ func (s *Store) ReadAll(ctx context.Context, model string) ([]Row, error) {
 	}
 	var rows []Row
 	for _, k := range keys {
-		key := k.String()
-		var data []byte
-		err := s.retry(ctx, "read "+key, func() error {
-			var err error
-			data, err = s.bucket.ReadAll(ctx, key)
-			return err
-		})
+		r, err := s.ReadKey(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("read %s key %s: %w", s.name, key, err)
-		}
-		r, err := ReadParquet(ctx, bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("read %s key %s: %w", s.name, key, err)
+			return nil, err
 		}
 		rows = append(rows, r...)
 	}
