@@ -13,17 +13,18 @@ import (
 )
 
 // shippedModelMinF1 is the floor for each shipped bundle's end-to-end
-// exact-span micro F1 on the first 60 JNLPBA devel abstracts: jnlpba-v1 scores
-// 0.7418 there (0.7502 on all 200) and jnlpba-v1x2 0.7449 (0.7590; see their
-// MODEL_CARD.md), and the acceptance bar is 0.72. A broken export, a tokenizer/vocabulary mismatch or
-// a decoding regression drops far below it.
+// exact-span micro F1 on the first 60 JNLPBA devel abstracts with the
+// defaults (record packing, abbreviation typing): jnlpba-v1 scores 0.7406
+// there (0.7518 on all 200), jnlpba-v1x2 0.7422 and jnlpba-v1-int8 0.7410 (see
+// their MODEL_CARD.md); the acceptance bar is 0.72. A broken export, a
+// tokenizer/vocabulary mismatch or a decoding regression drops far below it.
 const shippedModelMinF1 = 0.72
 
 func TestShippedModelDevelF1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the shipped model over 60 abstracts")
 	}
-	for _, name := range []string{DefaultModelName, "jnlpba-v1x2"} {
+	for _, name := range []string{DefaultModelName, "jnlpba-v1x2", "jnlpba-v1-int8"} {
 		t.Run(name, func(t *testing.T) { testShippedModel(t, "../models/"+name) })
 	}
 }

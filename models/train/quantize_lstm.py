@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Dynamic int8 quantization of a bundle's LSTM weights (ONNX Runtime's
+com.microsoft DynamicQuantizeLSTM), written by hand because onnxruntime's
+Python quantizer is not installable here (PyPI is out of reach); python3-onnx
+(Debian) is enough.
+
+  quantize_lstm.py IN_BUNDLE OUT_BUNDLE NAME
+
+Each ONNX LSTM node becomes DynamicQuantizeLSTM: W and R are quantized per
+output channel (symmetric int8, zero point 0, scale = max|w| / 127) and
+transposed to the layout the contrib op expects ([dirs, input, 4*hidden]);
+activations are quantized dynamically at run time by the op itself. Every
+other node (char-CNN, projection) stays float32. The bundle's other files are
+copied; config.json's nerstream.name becomes NAME.
+"""
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+
+def quantize_per_channel(w):
+    """w: [dirs, 4h, k] float -> (int8 [dirs, k, 4h], scale [dirs, 4h])."""
+    scale = np.abs(w).max(axis=2) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(w / scale[:, :, None]), -127, 127).astype(np.int8)
+    return np.ascontiguousarray(q.transpose(0, 2, 1)), scale.astype(np.float32)
+
+
+def main(src, dst, name):
+    src, dst = Path(src), Path(dst)
+    model = onnx.load(src / "model.onnx")
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    new_nodes, n = [], 0
+    for node in g.node:
+        if node.op_type != "LSTM":
+            new_nodes.append(node)
+            continue
+        ins = list(node.input) + [""] * (8 - len(node.input))
+        x, w_name, r_name, b, seq, h0, c0, p = ins[:8]
+        w = numpy_helper.to_array(inits[w_name]).astype(np.float32)
+        r = numpy_helper.to_array(inits[r_name]).astype(np.float32)
+        wq, ws = quantize_per_channel(w)
+        rq, rs = quantize_per_channel(r)
+        base = f"q{n}_"
+        n += 1
+        for arr, nm in [(wq, "W"), (ws, "W_scale"), (np.zeros_like(ws, dtype=np.int8), "W_zero_point"),
+                        (rq, "R"), (rs, "R_scale"), (np.zeros_like(rs, dtype=np.int8), "R_zero_point")]:
+            g.initializer.append(numpy_helper.from_array(arr, base + nm))
+        q = helper.make_node(
+            "DynamicQuantizeLSTM",
+            [x, base + "W", base + "R", b, seq, h0, c0, p,
+             base + "W_scale", base + "W_zero_point", base + "R_scale", base + "R_zero_point"],
+            list(node.output), name=(node.name or "lstm") + "_quant", domain="com.microsoft")
+        q.attribute.extend(node.attribute)
+        new_nodes.append(q)
+    if n == 0:
+        sys.exit(f"{src}/model.onnx has no LSTM node")
+    del g.node[:]
+    g.node.extend(new_nodes)
+    used = {i for nd in g.node for i in nd.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    dst.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, dst / "model.onnx")
+    for f in src.iterdir():
+        if f.name not in ("model.onnx", "MODEL_CARD.md", "config.json") and f.is_file():
+            shutil.copy(f, dst / f.name)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg.setdefault("nerstream", {})["name"] = name
+    cfg["nerstream"]["quantization"] = "DynamicQuantizeLSTM int8 weights, per output channel, symmetric"
+    (dst / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    print(f"{n} LSTM nodes quantized; {dst / 'model.onnx'}: {(dst / 'model.onnx').stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
