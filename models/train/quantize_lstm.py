@@ -8,10 +8,14 @@ Python quantizer is not installable here (PyPI is out of reach); python3-onnx
 
 Each ONNX LSTM node becomes DynamicQuantizeLSTM: W and R are quantized per
 output channel (symmetric int8, zero point 0, scale = max|w| / 127) and
-transposed to the layout the contrib op expects ([dirs, input, 4*hidden]);
-activations are quantized dynamically at run time by the op itself. Every
-other node (char-CNN, projection) stays float32. The bundle's other files are
-copied; config.json's nerstream.name becomes NAME.
+transposed to the layout the contrib op expects ([dirs, input, 4*hidden]).
+With --matmul, every MatMul whose second input is a 2-D weight also becomes
+DynamicQuantizeMatMul (weights per output column, the same rule): that is what
+a BERT-shaped graph needs. Activations are quantized dynamically at run time
+by the ops themselves; every other node stays float32. The bundle's other
+files are copied; config.json's nerstream.name becomes NAME.
+
+  quantize_lstm.py [--matmul] IN_BUNDLE OUT_BUNDLE NAME
 """
 import json
 import shutil
@@ -31,13 +35,25 @@ def quantize_per_channel(w):
     return np.ascontiguousarray(q.transpose(0, 2, 1)), scale.astype(np.float32)
 
 
-def main(src, dst, name):
+def main(src, dst, name, matmul=False):
     src, dst = Path(src), Path(dst)
     model = onnx.load(src / "model.onnx")
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     new_nodes, n = [], 0
     for node in g.node:
+        if matmul and node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2:
+            b = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)  # [K, N]
+            scale = np.abs(b).max(axis=0) / 127.0
+            scale[scale == 0] = 1.0
+            bq = np.clip(np.rint(b / scale[None, :]), -127, 127).astype(np.int8)
+            base = f"q{n}_"
+            n += 1
+            g.initializer.extend([numpy_helper.from_array(bq, base + "B"), numpy_helper.from_array(scale.astype(np.float32), base + "B_scale"),
+                                  numpy_helper.from_array(np.zeros_like(scale, dtype=np.int8), base + "B_zero_point")])
+            new_nodes.append(helper.make_node("DynamicQuantizeMatMul", [node.input[0], base + "B", base + "B_scale", base + "B_zero_point"],
+                                              list(node.output), name=(node.name or "matmul") + "_quant", domain="com.microsoft"))
+            continue
         if node.op_type != "LSTM":
             new_nodes.append(node)
             continue
@@ -60,7 +76,7 @@ def main(src, dst, name):
         q.attribute.extend(node.attribute)
         new_nodes.append(q)
     if n == 0:
-        sys.exit(f"{src}/model.onnx has no LSTM node")
+        sys.exit(f"{src}/model.onnx has nothing to quantize")
     del g.node[:]
     g.node.extend(new_nodes)
     used = {i for nd in g.node for i in nd.input}
@@ -76,12 +92,15 @@ def main(src, dst, name):
             shutil.copy(f, dst / f.name)
     cfg = json.loads((src / "config.json").read_text())
     cfg.setdefault("nerstream", {})["name"] = name
-    cfg["nerstream"]["quantization"] = "DynamicQuantizeLSTM int8 weights, per output channel, symmetric"
+    cfg["nerstream"]["quantization"] = "int8 weights per output channel, symmetric: DynamicQuantizeLSTM" + (" and DynamicQuantizeMatMul" if matmul else "")
     (dst / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    print(f"{n} LSTM nodes quantized; {dst / 'model.onnx'}: {(dst / 'model.onnx').stat().st_size / 1e6:.1f} MB")
+    print(f"{n} nodes quantized; {dst / 'model.onnx'}: {(dst / 'model.onnx').stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    mm = "--matmul" in args
+    args = [a for a in args if a != "--matmul"]
+    if len(args) != 3:
         sys.exit(__doc__)
-    main(*sys.argv[1:])
+    main(*args, matmul=mm)
