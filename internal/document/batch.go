@@ -367,6 +367,10 @@ func EncodeBatch(b *Batch) ([]byte, error) {
 	return marshal(&out)
 }
 
+// EncodeDocument encodes one document as it appears in a batch's documents
+// array (compact JSON, HTML characters unescaped), e.g. for a dead letter.
+func EncodeDocument(d Document) ([]byte, error) { return marshal(d) }
+
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

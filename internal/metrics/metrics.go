@@ -31,10 +31,18 @@ type Metrics struct {
 	DeadLetters     *prometheus.CounterVec // by reason
 	Uploads         prometheus.Counter
 	UploadErrors    prometheus.Counter
-	UploadSeconds   prometheus.Histogram
-	UploadRows      prometheus.Counter
-	Lag             *prometheus.GaugeVec // by partition
-	Partitions      prometheus.Gauge
+	// DeadLetterFailures counts dead letters that could not be written; each
+	// stops its partition without committing past the record.
+	DeadLetterFailures prometheus.Counter
+	// UploadRetries counts upload attempts that failed and were retried.
+	UploadRetries prometheus.Counter
+	// PartitionsStopped counts partitions stopped because they could not
+	// progress (an upload or a dead letter that never succeeded).
+	PartitionsStopped prometheus.Counter
+	UploadSeconds     prometheus.Histogram
+	UploadRows        prometheus.Counter
+	Lag               *prometheus.GaugeVec // by partition
+	Partitions        prometheus.Gauge
 
 	ready atomic.Bool
 	used  atomic.Int64
@@ -56,16 +64,20 @@ func New() *Metrics {
 	m.Chunks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_chunks_total", Help: "Entity chunks written, by label."}, []string{"label"})
 	m.BatchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_batch_duration_seconds", Help: "Model latency per batch.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
-	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_dead_letters_total", Help: "Records or documents sent to the dead-letter topic, by reason."}, []string{"reason"})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nerstream_dead_letters_total", Help: "Records or documents written to the dead-letter topic, by reason (successful writes only)."}, []string{"reason"})
 	m.Uploads = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_uploads_total", Help: "Parquet files uploaded."})
 	m.UploadErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_errors_total", Help: "Uploads that failed after retries."})
 	m.UploadSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nerstream_upload_duration_seconds", Help: "Encode+upload time per Parquet file.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)})
 	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_rows_total", Help: "Rows written to Parquet files."})
 	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_consumer_lag_records", Help: "High watermark minus next offset, by partition."}, []string{"partition"})
+	m.DeadLetterFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_dead_letter_failures_total", Help: "Dead letters that could not be written; the partition stops without committing past them."})
+	m.UploadRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_retries_total", Help: "Upload attempts that failed and were retried with backoff."})
+	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_partitions_stopped_total", Help: "Partitions stopped because they could not progress (alert on any increase)."})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_assigned_partitions", Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
+		m.DeadLetterFailures, m.UploadRetries, m.PartitionsStopped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,15 +230,8 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 		w.m.Records.Inc()
 		ri := &recInfo{offset: r.Offset, time: r.Time, size: len(r.Value)}
 		b, err := document.DecodeBatch(r.Value, w.cfg.Limits)
-		if err != nil {
-			if errors.Is(err, document.ErrMalformedBatch) || b == nil {
-				w.deadLetter(ctx, r, err, "malformed_batch", nil)
-			} else {
-				for _, de := range document.RejectedDocs(err) {
-					w.deadLetter(ctx, r, &de, "invalid_document", map[string]string{
-						"nerstream-batch-id": b.ID, "nerstream-doc-index": strconv.Itoa(de.Index), "nerstream-doc-id": de.ID})
-				}
-			}
+		if b, err = w.rejects(ctx, r, b, err); err != nil {
+			return err // a dead letter was not written: stop here, commit nothing past it
 		}
 		if b != nil {
 			for _, d := range b.Documents {
@@ -257,18 +249,6 @@ func (w *Worker) Records(ctx context.Context, partition int, recs []queue.Record
 		}
 	}
 	return nil
-}
-
-func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) {
-	w.m.DeadLetters.WithLabelValues(reason).Inc()
-	w.log.Warn("dead-lettering", "reason", reason, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", cause)
-	if w.dlq == nil {
-		return
-	}
-	if err := w.dlq.Send(ctx, r, cause, extra); err != nil {
-		// The record is still covered by the next file; the loss is logged loudly.
-		w.log.Error("dead-letter write failed", "partition", r.Partition, "offset", r.Offset, "err", err)
-	}
 }
 
 // Run runs the annotator, the dispatcher and the uploader until Stop is
