@@ -221,8 +221,8 @@ func strictObject(data []byte, allowed []string) (map[string]json.RawMessage, er
 	if m == nil {
 		return nil, errors.New("not a JSON object: null")
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("trailing data after the JSON object")
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("trailing data after the JSON object (%d bytes)", len(rest))
 	}
 	for k := range m {
 		if !contains(allowed, k) {
