@@ -34,13 +34,14 @@ type runFlags struct {
 	rebalance      time.Duration
 	idleInterval   time.Duration
 	logLevel       string
+	limits         limitFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
 	f.kafka.RegisterFlags(fs)
 	fs.StringVar(&f.topic, "topic", "pubmed", "Kafka topic of document batches")
-	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<model>-<version12>, so a new model replays the topic)")
+	fs.StringVar(&f.group, "group", "", "consumer group (default nerstream-<topic>-<model>-<version12>, so a new model replays the topic)")
 	fs.StringVar(&f.out, "out", "", "output bucket URL: s3://bucket/prefix?endpoint=…&use_path_style=true, gs://, azblob://, file:///dir")
 	fs.StringVar(&f.from, "from", "committed", "where a partition with no output yet starts: committed (else earliest), earliest or latest")
 	fs.StringVar(&f.dlq, "dlq-topic", "", "dead-letter topic (default <topic>.dlq)")
@@ -56,6 +57,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.rebalance, "rebalance-timeout", 30*time.Second, "how long the coordinator waits for members to rejoin in a rebalance")
 	fs.DurationVar(&f.idleInterval, "idle-interval", 5*time.Second, "how often an idle partition is checked for a file to close")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.limits.register(fs)
 }
 
 func newJSONLogger(level string) (*slog.Logger, error) {
@@ -101,6 +103,13 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	if err := f.kafka.Validate(); err != nil {
 		return err
 	}
+	if err := checkDurableOut(f.out); err != nil {
+		return err
+	}
+	limits, err := f.limits.limits()
+	if err != nil {
+		return err
+	}
 	from, err := queue.ParseFrom(f.from)
 	if err != nil {
 		return err
@@ -134,7 +143,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	}
 	group := f.group
 	if group == "" {
-		group = "nerstream-" + b.ID()
+		group = defaultGroup(f.topic, b.ID())
 	}
 	dlqTopic := f.dlq
 	if dlqTopic == "" {
@@ -149,6 +158,7 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	w, err := stream.New(stream.Config{
 		Topic: f.topic, ModelName: b.Name, ModelVersion: b.Version, ModelDir: modelDir,
 		FlushRecords: f.flushRecords, FlushBytes: f.flushBytes, FlushInterval: f.flushInterval, IdleGrace: f.idleGrace,
+		Limits: limits,
 	}, ann, store, dlq, m, log)
 	if err != nil {
 		return err
