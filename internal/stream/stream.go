@@ -386,7 +386,7 @@ func (w *Worker) uploader(ctx context.Context) error {
 		// Upload even when the partition was revoked meanwhile: the file's
 		// boundary is final, the new owner writes the same key and rows.
 		if err := w.store.Upload(ctx, u.key, u.rows); err != nil {
-			w.m.UploadErrors.Inc()
+			w.uploadFailed(ctx, u, err)
 			// Drain so the dispatcher never blocks, then fail: a later file
 			// must not be written after a missing one.
 			go func() {
