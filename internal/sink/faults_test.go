@@ -224,3 +224,24 @@ func sampleRowsForFaults() []Row {
 	}
 	return rows
 }
+
+func TestMissingCredentialsErrorNamesTheEndpoint(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	url := fakeS3(t, "chunks", "out")
+	s, err := OpenBucket(context.Background(), url, WithLogger(quiet), WithRetry(1, time.Millisecond, time.Millisecond, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, err = s.LastOffset(context.Background(), "m-0123456789ab", "docs", 0)
+	endpoint := url[strings.Index(url, "endpoint=")+len("endpoint="):]
+	if err == nil || !strings.Contains(err.Error(), endpoint) || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("without credentials: %v; want an error naming %s and how to give credentials", err, endpoint)
+	}
+}
