@@ -86,7 +86,7 @@ func ScanJSONL(ctx context.Context, r io.Reader, name string, lim Limits, reject
 			return rejects.Write(Reject{File: name, Index: line, Line: line, ID: id, Error: err.Error()})
 		}
 		var werr error
-		switch trimmed := bytes.TrimSpace(buf); {
+		switch trimmed := bytes.TrimSpace(trimBOM(buf, line)); {
 		case tooLong:
 			werr = reject("", fmt.Errorf("line longer than %d bytes", maxLine))
 		case len(trimmed) == 0:
