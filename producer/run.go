@@ -70,10 +70,14 @@ func run(ctx context.Context, format ingest.Format, args []string, tty bool) err
 		fs.Usage()
 		return errors.New("no input files or directories")
 	}
-	files, err := ingest.Inputs(format, fs.Args())
+	files, skipped, err := ingest.InputsSkipped(format, fs.Args())
 	if err != nil {
 		return err
 	}
+	for _, path := range skipped {
+		log.Warn("skipping a file without a "+string(format)+" extension", "file", path)
+	}
+	checkWorkerLimits(log, f.batchBytes, f.maxDocBytes)
 	showBar := f.progress == "on" || (f.progress == "auto" && tty)
 	if f.progress != "auto" && f.progress != "on" && f.progress != "off" {
 		return fmt.Errorf("--progress %q: want auto, on or off", f.progress)

@@ -167,6 +167,19 @@ func (noProgress) Finish()          {}
 // Two inputs with the same base name are an error, because the base name
 // identifies a file in the manifest and in batch ids.
 func Inputs(format Format, args []string) ([]string, error) {
+	files, _, err := InputsSkipped(format, args)
+	return files, err
+}
+
+// InputsSkipped is Inputs that also returns the regular files of the given
+// directories that were skipped for lacking the format's extension, so the
+// caller can say so.
+func InputsSkipped(format Format, args []string) (files, skipped []string, err error) {
+	files, err = inputs(format, args, func(path string) { skipped = append(skipped, path) })
+	return files, skipped, err
+}
+
+func inputs(format Format, args []string, skip func(string)) ([]string, error) {
 	exts := map[Format][]string{FormatPubMed: {".xml", ".xml.gz"}, FormatJSONL: {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"}}[format]
 	if exts == nil {
 		return nil, fmt.Errorf("unknown input format %q", format)
@@ -190,12 +203,11 @@ func Inputs(format Format, args []string) ([]string, error) {
 			if !e.Type().IsRegular() {
 				continue
 			}
-			for _, x := range exts {
-				if strings.HasSuffix(e.Name(), x) {
-					found = append(found, filepath.Join(a, e.Name()))
-					break
-				}
+			if !slices.ContainsFunc(exts, func(x string) bool { return strings.HasSuffix(e.Name(), x) }) {
+				skip(filepath.Join(a, e.Name()))
+				continue
 			}
+			found = append(found, filepath.Join(a, e.Name()))
 		}
 		slices.Sort(found)
 		files = append(files, found...)

@@ -374,6 +374,11 @@ func TestInputs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v want %v", got, want)
 	}
+	_, skipped, err := InputsSkipped(FormatPubMed, []string{dir})
+	wantSkipped := []string{filepath.Join(dir, "c.txt"), filepath.Join(dir, "d.jsonl"), filepath.Join(dir, "e.xml.gz.part")}
+	if err != nil || !slices.Equal(skipped, wantSkipped) {
+		t.Errorf("skipped %v (%v), want %v reported", skipped, err, wantSkipped)
+	}
 	if _, err := Inputs(FormatPubMed, []string{dir, filepath.Join(dir, "a.xml")}); err == nil || !strings.Contains(err.Error(), "same base name") {
 		t.Errorf("duplicate: %v", err)
 	}
