@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -23,6 +22,7 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	mf.register(fs)
 	in := fs.String("in", "-", "input file: JSON lines {\"id\",\"text\"[,\"title\"]}, or plain text (one document); - for stdin")
 	format := fs.String("format", "jsonl", "output: jsonl or table")
+	maxDoc := docLimitFlag(fs)
 	fs.Usage = config.Usage(fs, "worker annotate [--model DIR] [--in FILE|-] [--format jsonl|table]")
 	if err := config.Parse(fs, args); err != nil {
 		return err
@@ -31,7 +31,7 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 		return fmt.Errorf("--format %q: want jsonl or table", *format)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	docs, err := readInput(*in)
+	docs, err := readInputLimited(*in, *maxDoc)
 	if err != nil {
 		return err
 	}
@@ -70,28 +70,6 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "annotate: %d docs, %d sentences, %d windows in %d batches, %d chunks, slot utilization %.1f%%\n",
 		st.Docs, st.Sentences, st.Windows, st.Batches, st.Chunks, 100*st.SlotUtilization())
 	return nil
-}
-
-// readInput reads JSON lines documents or one plain-text document.
-func readInput(path string) ([]ner.Doc, error) {
-	var r io.Reader = os.Stdin
-	name := "stdin"
-	if path != "-" && path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("annotate: %w", err)
-		}
-		defer f.Close()
-		r, name = f, path
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("annotate: read %s: %w", name, err)
-	}
-	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) == 0 || t[0] != '{' {
-		return []ner.Doc{{ID: name, Text: string(data)}}, nil
-	}
-	return parseJSONLDocs(name, data)
 }
 
 // parseJSONLDocs parses {"id"|"pmid", "text", "title"?} lines. The annotated

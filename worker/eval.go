@@ -22,6 +22,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	docsPath := fs.String("docs", "", "gold documents: JSON lines {\"pmid\"|\"id\",\"text\",\"entities\":[{begin,end,label}]} (code-point offsets)")
 	iobPath := fs.String("iob", "", "gold pre-tokenized sentences: token<TAB>IOB2 tag, blank line between sentences")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	maxDoc := docLimitFlag(fs)
 	fs.Usage = config.Usage(fs, "worker eval [--model DIR] --docs FILE.docs.jsonl | --iob FILE.iob2 [--json]")
 	if err := config.Parse(fs, args); err != nil {
 		return err
@@ -38,7 +39,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	t0 := time.Now()
 	var rep eval.Report
 	if *docsPath != "" {
-		rep, err = evalDocs(ctx, ann, *docsPath)
+		rep, err = evalDocs(ctx, ann, *docsPath, *maxDoc)
 	} else {
 		rep, err = evalIOB(ctx, ann, *iobPath)
 	}
@@ -69,8 +70,8 @@ func cmdEval(ctx context.Context, args []string) error {
 	return nil
 }
 
-func evalDocs(ctx context.Context, ann *ner.Annotator, path string) (eval.Report, error) {
-	gold, err := eval.ReadDocs(path)
+func evalDocs(ctx context.Context, ann *ner.Annotator, path string, maxDoc int) (eval.Report, error) {
+	gold, err := eval.ReadDocsMax(path, maxDoc)
 	if err != nil {
 		return eval.Report{}, err
 	}

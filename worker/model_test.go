@@ -50,7 +50,7 @@ func testShippedModel(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	rep, err := evalDocs(context.Background(), ann, sample)
+	rep, err := evalDocs(context.Background(), ann, sample, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

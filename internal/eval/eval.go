@@ -3,6 +3,7 @@ package eval
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,12 @@ type GoldDoc struct {
 }
 
 // ReadDocs reads JSON lines {"pmid"|"id", "text", "entities": [{begin, end, label}]}.
-func ReadDocs(path string) ([]GoldDoc, error) {
+func ReadDocs(path string) ([]GoldDoc, error) { return ReadDocsMax(path, 0) }
+
+// ReadDocsMax is ReadDocs refusing a document whose text exceeds maxDoc bytes
+// (0: 64 MiB lines), with an error naming the file, line and document, and
+// never holding a line longer than the limit allows.
+func ReadDocsMax(path string, maxDoc int) ([]GoldDoc, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
@@ -34,7 +40,7 @@ func ReadDocs(path string) ([]GoldDoc, error) {
 	defer f.Close()
 	var docs []GoldDoc
 	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
+	sc.Buffer(nil, maxLineBytes(maxDoc))
 	line := 0
 	for sc.Scan() {
 		line++
@@ -54,6 +60,9 @@ func ReadDocs(path string) ([]GoldDoc, error) {
 		if id == "" {
 			id = d.PMID
 		}
+		if maxDoc > 0 && len(d.Text) > maxDoc {
+			return nil, fmt.Errorf("eval: %s:%d: document %q is %d bytes, over --max-doc-bytes %d", path, line, id, len(d.Text), maxDoc)
+		}
 		n := len([]rune(d.Text))
 		for _, e := range d.Entities {
 			if e.Begin < 0 || e.End > n || e.Begin >= e.End {
@@ -63,6 +72,9 @@ func ReadDocs(path string) ([]GoldDoc, error) {
 		docs = append(docs, GoldDoc{ID: id, Text: d.Text, Entities: d.Entities})
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("eval: %s:%d: line longer than %d bytes (--max-doc-bytes %d)", path, line+1, maxLineBytes(maxDoc), maxDoc)
+		}
 		return nil, fmt.Errorf("eval: read %s: %w", path, err)
 	}
 	return docs, nil
@@ -204,4 +216,13 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "documents: %d\n", r.Docs)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxLineBytes is the longest gold line read for a document limit: text
+// (possibly JSON-escaped to twice its size) plus entities.
+func maxLineBytes(maxDoc int) int {
+	if maxDoc <= 0 {
+		return 64 << 20
+	}
+	return 4*maxDoc + 1<<20
 }
