@@ -166,7 +166,8 @@ func runWorker(ctx context.Context, f runFlags, log *slog.Logger, onReady func(*
 	g, err := queue.NewGroup(f.kafka.Brokers, f.topic, group,
 		queue.WithConfig(f.kafka), queue.WithLogger(log), queue.WithFrom(from),
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
-		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval))
+		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval),
+		queue.WithStuckReporter(queue.DefaultStuckAfter, m.SetStuck))
 	if err != nil {
 		return err
 	}

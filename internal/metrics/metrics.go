@@ -39,12 +39,15 @@ type Metrics struct {
 	// PartitionsStopped counts partitions stopped because they could not
 	// progress (an upload or a dead letter that never succeeded).
 	PartitionsStopped prometheus.Counter
-	UploadSeconds     prometheus.Histogram
-	UploadRows        prometheus.Counter
-	Lag               *prometheus.GaugeVec // by partition
-	Partitions        prometheus.Gauge
+	// PartitionStuck is 1 for a partition whose fetches all fail.
+	PartitionStuck *prometheus.GaugeVec
+	UploadSeconds  prometheus.Histogram
+	UploadRows     prometheus.Counter
+	Lag            *prometheus.GaugeVec // by partition
+	Partitions     prometheus.Gauge
 
 	ready atomic.Bool
+	h     health
 	used  atomic.Int64
 	slots atomic.Int64
 }
@@ -74,10 +77,11 @@ func New() *Metrics {
 	m.DeadLetterFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_dead_letter_failures_total", Help: "Dead letters that could not be written; the partition stops without committing past them."})
 	m.UploadRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_retries_total", Help: "Upload attempts that failed and were retried with backoff."})
 	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_partitions_stopped_total", Help: "Partitions stopped because they could not progress (alert on any increase)."})
+	m.PartitionStuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_partition_stuck", Help: "1 while a partition cannot progress (every fetch fails), by partition."}, []string{"partition"})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_assigned_partitions", Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
-		m.DeadLetterFailures, m.UploadRetries, m.PartitionsStopped,
+		m.DeadLetterFailures, m.UploadRetries, m.PartitionsStopped, m.PartitionStuck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -113,6 +117,10 @@ func (m *Metrics) Handler() http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := m.healthErr(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

@@ -406,6 +406,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, 
 
 	next := start
 	lastDelivery := time.Now()
+	var failing failureRun
 	for ctx.Err() == nil {
 		resp, err := g.client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: g.topic, Partition: partition, Offset: next,
@@ -424,6 +425,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, 
 				return nil
 			}
 			g.logger.Warn("fetch failed; retrying", "partition", partition, "offset", next, "brokers", g.cfg.brokerList(), "err", err)
+			g.failed(&failing, partition, next, err)
 			sleep(ctx, g.o.retryBackoff)
 			continue
 		}
@@ -433,9 +435,11 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, partition int, 
 				return nil
 			}
 			g.logger.Warn("decoding fetched records failed; retrying", "partition", partition, "offset", next, "err", err)
+			g.failed(&failing, partition, next, err)
 			sleep(ctx, g.o.retryBackoff)
 			continue
 		}
+		g.progressed(&failing, partition, next)
 		if len(recs) > 0 {
 			next = recs[len(recs)-1].Offset + 1
 		}
