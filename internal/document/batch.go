@@ -153,8 +153,9 @@ const MaxBatchIDBytes = 128
 // A caller that treats any non-nil error as fatal therefore fails safe (the
 // whole batch is dead-lettered); a caller that wants per-document handling
 // uses RejectedDocs(err). Field names are matched exactly (case-sensitive);
-// unknown document fields reject that document. An empty op decodes as
-// OpUpsert.
+// unknown document fields reject that document, and so does a second
+// document with the id and version of an earlier one (its rows would
+// collide with the first's). An empty op decodes as OpUpsert.
 func DecodeBatch(data []byte, lim Limits) (*Batch, error) {
 	if lim.MaxBatchBytes > 0 && len(data) > lim.MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrMalformedBatch, len(data), lim.MaxBatchBytes)
@@ -196,8 +197,20 @@ func DecodeBatch(data []byte, lim Limits) (*Batch, error) {
 	}
 	b.Documents = make([]Document, 0, len(raws))
 	var bad []DocError
+	type idVersion struct {
+		id      string
+		version int
+	}
+	seen := make(map[idVersion]int, len(raws))
 	for i, raw := range raws {
 		d, id, err := decodeDoc(raw, lim)
+		if err == nil {
+			if first, dup := seen[idVersion{d.ID, d.Version}]; dup {
+				err = &FieldError{"id", fmt.Sprintf("duplicate of document %d in the same batch (same id and version)", first)}
+			} else {
+				seen[idVersion{d.ID, d.Version}] = i
+			}
+		}
 		if err != nil {
 			bad = append(bad, DocError{Index: i, ID: id, Err: err, Raw: raw})
 			continue

@@ -285,3 +285,14 @@ func FuzzDecodeBatch(f *testing.F) {
 		_ = json.Valid(enc)
 	})
 }
+
+func TestDecodeBatchRejectsDuplicateIDs(t *testing.T) {
+	data := `{"schema_version":1,"id":"x","source":{"file":"f","first":0,"last":2},"documents":[` +
+		`{"id":"a","text":"one"},{"id":"b","text":"two"},{"id":"a","text":"again"},{"id":"a","version":2,"text":"revised"}]}`
+	b, err := DecodeBatch([]byte(data), DefaultLimits())
+	bad := RejectedDocs(err)
+	if b == nil || len(b.Documents) != 3 || len(bad) != 1 || bad[0].Index != 2 || bad[0].ID != "a" ||
+		!strings.Contains(bad[0].Error(), "duplicate of document 0") {
+		t.Fatalf("batch %+v, rejected %+v; want the second \"a\" rejected as a duplicate of document 0", b, bad)
+	}
+}
