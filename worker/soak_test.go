@@ -37,6 +37,7 @@ func soakParam(name string, def int) int {
 func TestChaosSoak(t *testing.T) {
 	nDocs := soakParam("NERSTREAM_SOAK_DOCS", 600)
 	nFaults := soakParam("NERSTREAM_SOAK_FAULTS", 8)
+	minKills := soakParam("NERSTREAM_SOAK_KILLS", 5) // at least this many SIGKILLs among the faults
 	t0 := time.Now()
 	c := newCluster(t, 6)
 	docs := testDocs(t, nDocs)
@@ -79,11 +80,11 @@ func TestChaosSoak(t *testing.T) {
 	go func() { defer close(done); c.publish(docs, per, pause) }()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 13))
 	var kills, terms, stops int
-	for f := 0; f < nFaults; f++ {
+	for f := 0; f < nFaults || kills < minKills; f++ {
 		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
 		i := rng.IntN(workers)
 		switch r := rng.IntN(10); {
-		case r < 7:
+		case r < 7 || f >= nFaults:
 			c.signal(i, syscall.SIGKILL)
 			kills++
 		case r < 9:
