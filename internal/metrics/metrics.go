@@ -34,8 +34,6 @@ type Metrics struct {
 	// DeadLetterFailures counts dead letters that could not be written; each
 	// stops its partition without committing past the record.
 	DeadLetterFailures prometheus.Counter
-	// UploadRetries counts upload attempts that failed and were retried.
-	UploadRetries prometheus.Counter
 	// PartitionsStopped counts partitions stopped because they could not
 	// progress (an upload or a dead letter that never succeeded).
 	PartitionsStopped prometheus.Counter
@@ -75,13 +73,12 @@ func New() *Metrics {
 	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_rows_total", Help: "Rows written to Parquet files."})
 	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_consumer_lag_records", Help: "High watermark minus next offset, by partition."}, []string{"partition"})
 	m.DeadLetterFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_dead_letter_failures_total", Help: "Dead letters that could not be written; the partition stops without committing past them."})
-	m.UploadRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_upload_retries_total", Help: "Upload attempts that failed and were retried with backoff."})
 	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: "nerstream_partitions_stopped_total", Help: "Partitions stopped because they could not progress (alert on any increase)."})
 	m.PartitionStuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nerstream_partition_stuck", Help: "1 while a partition cannot progress (every fetch fails), by partition."}, []string{"partition"})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "nerstream_assigned_partitions", Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
-		m.DeadLetterFailures, m.UploadRetries, m.PartitionsStopped, m.PartitionStuck,
+		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
