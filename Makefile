@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 MODEL ?= $(firstword $(wildcard models/jnlpba-v1) testdata/tinybert)
 
-.PHONY: setup build test test-short demo bench bench-peers fuzz vet lint fmt clean
+.PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak vet lint fmt clean
 
 setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
 	@./scripts/setup.sh
@@ -34,6 +34,24 @@ fuzz: setup ## a short run of every fuzz target
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s -fuzzminimizetime 200x $$pkg || exit 1; \
 	  done; done
+
+FUZZTIME ?= 10m
+fuzz-long: setup ## every fuzz target for FUZZTIME (default 10m) each, one at a time; new corpus entries go to testdata/fuzz
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
+	    dir=$$($(GO) list -f '{{.Dir}}' $$pkg); cache=$$($(GO) env GOCACHE)/fuzz/$$pkg/$$f; \
+	    if [ -d "$$cache" ]; then mkdir -p $$dir/testdata/fuzz/$$f && cp -n $$cache/* $$dir/testdata/fuzz/$$f/; fi; \
+	  done; done
+
+SOAK_DOCS ?= 20000
+SOAK_FAULTS ?= 70
+SOAK_KILLS ?= 50
+soak: setup ## chaos soak: 3 workers, SOAK_DOCS documents, SOAK_FAULTS random SIGKILL/SIGTERM/SIGSTOP (at least SOAK_KILLS SIGKILLs); prints its figures
+	@mkdir -p var
+	set -o pipefail; NERSTREAM_SOAK_DOCS=$(SOAK_DOCS) NERSTREAM_SOAK_FAULTS=$(SOAK_FAULTS) NERSTREAM_SOAK_KILLS=$(SOAK_KILLS) NERSTREAM_SOAK_SUMMARY=$(CURDIR)/var/soak-summary.txt \
+	  $(GO) test -count=1 -timeout 180m -run '^TestChaosSoak$$' -v ./worker | grep -E '^(=== RUN|--- |\s+soak_test.go|ok|FAIL|PASS)'
+	@cat var/soak-summary.txt
 
 vet:
 	$(GO) vet ./...

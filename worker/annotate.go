@@ -22,6 +22,7 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	ef.register(fs)
 	in := fs.String("in", "-", "input file: JSON lines {\"id\",\"text\"[,\"title\"]}, PubMed XML (.xml, .xml.gz), or plain text (one document); - for stdin")
 	format := fs.String("format", "jsonl", "output: jsonl, table, pubtator, bioc-json or bioc-xml")
+	maxDoc := docLimitFlag(fs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 	if isPubMedXML(*in) {
 		docs, err = readPubMedXML(ctx, *in)
 	} else {
-		docs, err = readInput(ctx, *in)
+		docs, err = readInput(ctx, *in, *maxDoc)
 	}
 	if err != nil {
 		return err
@@ -96,8 +97,14 @@ func cmdAnnotate(ctx context.Context, args []string) error {
 // readInput reads documents from path ("-": stdin), gzipped or not: JSON
 // lines (document.ScanJSONL, the producer's format) when the first
 // non-blank character is "{", else the whole input as one plain-text
-// document named after the input. A bad line is an error naming file:line.
-func readInput(ctx context.Context, path string) ([]ner.Doc, error) {
+// document named after the input. Every document is validated against
+// maxDoc (worker run's --max-doc-bytes) without holding a longer line or
+// text whole; a bad line, an oversize document or a duplicate id is an
+// error naming the input, the line and the document.
+func readInput(ctx context.Context, path string, maxDoc int) ([]ner.Doc, error) {
+	if maxDoc <= 0 {
+		return nil, fmt.Errorf("--max-doc-bytes %d: must be positive", maxDoc)
+	}
 	var r io.Reader = os.Stdin
 	name := "stdin"
 	if path != "-" && path != "" {
@@ -114,24 +121,27 @@ func readInput(ctx context.Context, path string) ([]ner.Doc, error) {
 	}
 	br := bufio.NewReader(in)
 	if !startsWithObject(br) {
-		data, err := io.ReadAll(br)
+		data, err := io.ReadAll(io.LimitReader(br, int64(maxDoc)+1))
 		if err != nil {
 			return nil, fmt.Errorf("annotate: read %s: %w", name, err)
+		}
+		if len(data) > maxDoc {
+			return nil, fmt.Errorf("annotate: %s: plain-text document is larger than --max-doc-bytes %d; raise the limit to annotate it", name, maxDoc)
 		}
 		return []ner.Doc{{ID: name, Text: string(data)}}, nil
 	}
 	var docs []ner.Doc
 	firstLine := map[string]int64{}
-	_, err = document.ScanJSONL(ctx, br, name, document.Limits{}, document.StrictRejects(), func(d document.Document, line int64) error {
+	_, err = document.ScanJSONL(ctx, br, name, document.Limits{MaxDocBytes: maxDoc}, document.StrictRejects(), func(d document.Document, line int64) error {
 		if first, dup := firstLine[d.ID]; dup {
-			return fmt.Errorf("duplicate id %q (first at line %d): output chunks are keyed by id", d.ID, first)
+			return fmt.Errorf("duplicate document id %q (first on line %d); ids must be unique", d.ID, first)
 		}
 		firstLine[d.ID] = line
 		docs = append(docs, ner.Doc{ID: d.ID, Text: d.Content()})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("annotate: %w", err)
+		return nil, fmt.Errorf("annotate: %w (--max-doc-bytes %d)", err, maxDoc)
 	}
 	return docs, nil
 }

@@ -39,11 +39,11 @@ func TestReadInput(t *testing.T) {
 		{"bad line", write("b.jsonl", "{\"id\":\"a\",\"text\":\"x\"}\n{\"text\":\"no id\"}\n", false), nil, "b.jsonl:2: id: missing"},
 		{"missing file", filepath.Join(dir, "nope.jsonl"), nil, "nope.jsonl"},
 		{"duplicate id", write("d.jsonl", "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n{\"pmid\":\"a\",\"text\":\"z\"}\n", false), nil,
-			`d.jsonl:3: duplicate id "a" (first at line 1)`},
+			`d.jsonl:3: duplicate document id "a" (first on line 1)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			docs, err := readInput(context.Background(), tc.path)
+			docs, err := readInput(context.Background(), tc.path, 1<<20)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
 	"github.com/nerstream/nerstream/internal/broker"
 	"github.com/nerstream/nerstream/internal/corpus"
 	"github.com/nerstream/nerstream/internal/document"
@@ -565,7 +566,7 @@ func TestAnnotateCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker annotate: %v", err)
 	}
-	docs, err := readInput(context.Background(), in)
+	docs, err := readInput(context.Background(), in, document.DefaultMaxDocBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +647,7 @@ func TestWorkerStartupErrorsAreClear(t *testing.T) {
 		{"unreachable broker", "127.0.0.1:1", "file://" + t.TempDir(), testModel, "127.0.0.1:1"},
 		{"unreachable bucket", good, "s3://bucket/p?endpoint=http://127.0.0.1:1&use_path_style=true&region=us-east-1", testModel, "is not usable"},
 		{"broken model", good, "file://" + t.TempDir(), broken, "model.onnx"},
-		{"in-memory bucket", good, "mem://out/ner", testModel, "needs durable storage"},
+		{"in-memory bucket", good, "mem://out/ner", testModel, "not durable"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

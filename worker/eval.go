@@ -23,6 +23,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	var ef enrichFlags // the same document-level steps as worker run, so eval scores what run writes
 	ef.register(fs)
 	mates := fs.Bool("record-mates", false, "with --docs: annotate again with every record group shifted by half a group, and count the documents whose chunks change with their record-mates")
+	maxDoc := docLimitFlag(fs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	t0 := time.Now()
 	var rep eval.Report
 	if *docsPath != "" {
-		rep, err = evalDocs(ctx, ann, en, *docsPath)
+		rep, err = evalDocs(ctx, ann, en, *docsPath, *maxDoc)
 	} else {
 		rep, err = evalIOB(ctx, ann, en, *iobPath)
 	}
@@ -121,8 +122,8 @@ func recordMatesChanged(ctx context.Context, ann *ner.Annotator, path string) (i
 	return changed, nil
 }
 
-func evalDocs(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path string) (eval.Report, error) {
-	gold, err := eval.ReadDocs(path)
+func evalDocs(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path string, maxDoc int) (eval.Report, error) {
+	gold, err := eval.ReadDocsMax(path, maxDoc)
 	if err != nil {
 		return eval.Report{}, err
 	}

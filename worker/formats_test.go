@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/sink"
 )
 
@@ -121,7 +122,7 @@ func TestAnnotateEnrichedJSONL(t *testing.T) {
 	}
 	in := "../testdata/jnlpba/devel.docs.jsonl"
 	out := annotate(t, "--in", in, "--genes", genesDict(t))
-	docs, err := readInput(context.Background(), in)
+	docs, err := readInput(context.Background(), in, document.DefaultMaxDocBytes)
 	if err != nil {
 		t.Fatal(err)
 	}

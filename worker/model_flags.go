@@ -118,7 +118,7 @@ func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, err := ner.New(b.Tokenizer, s, b.Labels, o)
+	a, err := ner.New(b.Tokenizer, ner.Guard(s, log), b.Labels, o)
 	if err != nil {
 		s.Close()
 		return nil, nil, nil, err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -40,6 +39,7 @@ type runFlags struct {
 	idleInterval   time.Duration
 	fetchMaxBytes  int
 	logLevel       string
+	limits         limitFlags
 }
 
 // defaultShutdownTimeout bounds draining after SIGTERM.
@@ -67,6 +67,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.idleInterval, "idle-interval", queue.DefaultIdleInterval, "how often an idle partition is checked for a file to close")
 	fs.IntVar(&f.fetchMaxBytes, "fetch-max-bytes", queue.DefaultFetchBytes, "bytes one fetch may return per partition; must exceed the largest record")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.limits.register(fs)
 }
 
 func newJSONLogger(level string) (*slog.Logger, error) {
@@ -122,12 +123,13 @@ func (f *runFlags) validate() error {
 	if f.out == "" {
 		return errors.New("--out (or NERSTREAM_OUT) is required")
 	}
-	if strings.HasPrefix(strings.ToLower(f.out), "mem://") {
-		// Files in memory vanish at exit while the commits move on: a later
-		// run in the same group would start after output that never existed.
-		return fmt.Errorf("--out %s: worker run needs durable storage (s3://, gs://, azblob:// or file://), not an in-memory bucket", f.out)
-	}
 	if err := f.kafka.Validate(); err != nil {
+		return err
+	}
+	if err := checkDurableOut(f.out); err != nil {
+		return err
+	}
+	if _, err := f.limits.limits(); err != nil {
 		return err
 	}
 	if _, err := queue.ParseFrom(f.from); err != nil {
@@ -207,10 +209,11 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	}
 	r.closers = append(r.closers, func() { dlq.Close() })
 
+	limits, _ := f.limits.limits() // validated
 	r.w, err = stream.New(stream.Config{
 		Topic: f.topic, ModelName: b.Name, ModelVersion: b.Version, ModelDir: modelDir,
 		FlushRecords: f.flushRecords, FlushBytes: f.flushBytes, FlushInterval: f.flushInterval, IdleGrace: f.idleGrace,
-		Enrich: en,
+		Enrich: en, Limits: limits,
 	}, ann, store, dlq, r.m, log)
 	if err != nil {
 		return nil, err
@@ -220,7 +223,7 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 		queue.WithConfig(f.kafka), queue.WithLogger(log), queue.WithFrom(from),
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
 		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval),
-		queue.WithFetchMaxBytes(f.fetchMaxBytes))
+		queue.WithFetchMaxBytes(f.fetchMaxBytes), queue.WithStuckReporter(queue.DefaultStuckAfter, r.m.SetStuck))
 	if err != nil {
 		return nil, err
 	}
@@ -301,10 +304,4 @@ func (r *running) run(ctx context.Context, onReady func()) error {
 	st := r.ann.Stats()
 	r.log.Info("worker stopped", "docs", st.Docs, "windows", st.Windows, "chunks", st.Chunks, "slot_utilization", st.SlotUtilization())
 	return err
-}
-
-// defaultGroup is the consumer group of a topic and a model: another topic
-// run with the same model must not share (and steal) its partitions' commits.
-func defaultGroup(topic, modelID string) string {
-	return "nerstream-" + topic + "-" + modelID
 }

@@ -153,8 +153,9 @@ const MaxBatchIDBytes = 128
 // A caller that treats any non-nil error as fatal therefore fails safe (the
 // whole batch is dead-lettered); a caller that wants per-document handling
 // uses RejectedDocs(err). Field names are matched exactly (case-sensitive);
-// unknown document fields reject that document. An empty op decodes as
-// OpUpsert.
+// unknown document fields reject that document, and so does a second
+// document with the id and version of an earlier one (its rows would
+// collide with the first's). An empty op decodes as OpUpsert.
 func DecodeBatch(data []byte, lim Limits) (*Batch, error) {
 	if lim.MaxBatchBytes > 0 && len(data) > lim.MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d", ErrMalformedBatch, len(data), lim.MaxBatchBytes)
@@ -196,8 +197,20 @@ func DecodeBatch(data []byte, lim Limits) (*Batch, error) {
 	}
 	b.Documents = make([]Document, 0, len(raws))
 	var bad []DocError
+	type idVersion struct {
+		id      string
+		version int
+	}
+	seen := make(map[idVersion]int, len(raws))
 	for i, raw := range raws {
 		d, id, err := decodeDoc(raw, lim)
+		if err == nil {
+			if first, dup := seen[idVersion{d.ID, d.Version}]; dup {
+				err = &FieldError{"id", fmt.Sprintf("duplicate of document %d in the same batch (same id and version)", first)}
+			} else {
+				seen[idVersion{d.ID, d.Version}] = i
+			}
+		}
 		if err != nil {
 			bad = append(bad, DocError{Index: i, ID: id, Err: err, Raw: raw})
 			continue
@@ -221,8 +234,8 @@ func strictObject(data []byte, allowed []string) (map[string]json.RawMessage, er
 	if m == nil {
 		return nil, errors.New("not a JSON object: null")
 	}
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
-		return nil, fmt.Errorf("%d bytes of trailing data after the JSON object", len(rest))
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("trailing data after the JSON object (%d bytes)", len(rest))
 	}
 	for k := range m {
 		if !contains(allowed, k) {
@@ -366,6 +379,10 @@ func EncodeBatch(b *Batch) ([]byte, error) {
 	}
 	return marshal(&out)
 }
+
+// EncodeDocument encodes one document as it appears in a batch's documents
+// array (compact JSON, HTML characters unescaped), e.g. for a dead letter.
+func EncodeDocument(d Document) ([]byte, error) { return marshal(d) }
 
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer

@@ -89,6 +89,9 @@ func TestDecodeBatchMalformed(t *testing.T) {
 		{"array", `[1,2]`, "not a JSON object", Limits{}},
 		{"null", `null`, "null", Limits{}},
 		{"trailing", batch(hdr) + `{}`, "trailing data", Limits{}},
+		{"trailing garbage", batch(hdr) + `}garbage`, "trailing data", Limits{}},
+		{"trailing bracket", batch(hdr) + " ]", "trailing data", Limits{}},
+		{"trailing NUL", batch(hdr) + "\x00", "trailing data", Limits{}},
 		{"unknown top field", `{` + hdr + `,"documents":[],"extra":1}`, `unknown field "extra"`, Limits{}},
 		{"case mismatch", `{"schema_version":1,"ID":"x","source":{"file":"f","first":0,"last":1},"documents":[]}`, `unknown field "ID"`, Limits{}},
 		{"missing documents", `{` + hdr + `}`, `missing field "documents"`, Limits{}},
@@ -281,4 +284,15 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		_ = json.Valid(enc)
 	})
+}
+
+func TestDecodeBatchRejectsDuplicateIDs(t *testing.T) {
+	data := `{"schema_version":1,"id":"x","source":{"file":"f","first":0,"last":2},"documents":[` +
+		`{"id":"a","text":"one"},{"id":"b","text":"two"},{"id":"a","text":"again"},{"id":"a","version":2,"text":"revised"}]}`
+	b, err := DecodeBatch([]byte(data), DefaultLimits())
+	bad := RejectedDocs(err)
+	if b == nil || len(b.Documents) != 3 || len(bad) != 1 || bad[0].Index != 2 || bad[0].ID != "a" ||
+		!strings.Contains(bad[0].Error(), "duplicate of document 0") {
+		t.Fatalf("batch %+v, rejected %+v; want the second \"a\" rejected as a duplicate of document 0", b, bad)
+	}
 }

@@ -13,4 +13,7 @@ const (
 	HeaderContentType   = "content-type"
 	HeaderDocIndex      = "nerstream-doc-index" // 0-based index of the document in its batch
 	HeaderDocID         = "nerstream-doc-id"
+	// HeaderDeadLetterKind says what a worker dead letter carries:
+	// "document" (one document's JSON) or "record" (the record's value).
+	HeaderDeadLetterKind = "nerstream-dead-letter-kind"
 )

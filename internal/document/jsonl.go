@@ -92,15 +92,12 @@ func ScanJSONLRaw(ctx context.Context, r io.Reader, name string, lim Limits, rej
 		}
 		st.Lines++
 		line := st.Lines
-		if line == 1 {
-			buf = bytes.TrimPrefix(buf, utf8BOM)
-		}
 		reject := func(id string, err error) error {
 			st.Rejected++
 			return rejects.Write(Reject{File: name, Index: line, Line: line, ID: id, Error: err.Error()})
 		}
 		var werr error
-		switch trimmed := bytes.TrimSpace(buf); {
+		switch trimmed := bytes.TrimSpace(trimBOM(buf, line)); {
 		case tooLong:
 			werr = reject("", fmt.Errorf("line longer than %d bytes", maxLine))
 		case len(trimmed) == 0:
@@ -123,8 +120,6 @@ func ScanJSONLRaw(ctx context.Context, r io.Reader, name string, lim Limits, rej
 		}
 	}
 }
-
-var utf8BOM = []byte("\ufeff")
 
 func parseJSONLLine(data []byte, lim Limits) (Document, error) {
 	var l jsonlLine

@@ -55,6 +55,9 @@ func (s *RejectSink) Write(r Reject) error {
 	defer s.mu.Unlock()
 	s.n++
 	if s.strict {
+		if r.ID != "" {
+			return fmt.Errorf("%s:%d: document %q: %s", r.File, r.Line, r.ID, r.Error)
+		}
 		return fmt.Errorf("%s:%d: %s", r.File, r.Line, r.Error)
 	}
 	if s.w == nil {

@@ -32,14 +32,19 @@ type GoldDoc struct {
 // ({"pmid"|"id", "text", "title"?}) with "entities": [{begin, end, label}]
 // in code-point offsets of the annotated text (document.Content). A bad
 // line is an error naming the file and line.
-func ReadDocs(path string) ([]GoldDoc, error) {
+func ReadDocs(path string) ([]GoldDoc, error) { return ReadDocsMax(path, 0) }
+
+// ReadDocsMax is ReadDocs refusing a document whose title+text exceeds
+// maxDoc bytes (0: no limit), with an error naming the file, line and
+// document, and never holding a line longer than the limit allows.
+func ReadDocsMax(path string, maxDoc int) ([]GoldDoc, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	defer f.Close()
 	var docs []GoldDoc
-	_, err = document.ScanJSONLRaw(context.Background(), f, path, document.Limits{}, document.StrictRejects(),
+	_, err = document.ScanJSONLRaw(context.Background(), f, path, document.Limits{MaxDocBytes: maxDoc}, document.StrictRejects(),
 		func(d document.Document, line int64, raw []byte) error {
 			var g struct {
 				Entities []Span `json:"entities"`
@@ -199,4 +204,13 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "documents: %d\n", r.Docs)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxLineBytes is the longest gold line read for a document limit: text
+// (possibly JSON-escaped to twice its size) plus entities.
+func maxLineBytes(maxDoc int) int {
+	if maxDoc <= 0 {
+		return 64 << 20
+	}
+	return 4*maxDoc + 1<<20
 }

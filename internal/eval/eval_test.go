@@ -145,3 +145,22 @@ func FuzzReaders(f *testing.F) {
 		}
 	})
 }
+
+func TestReadDocsMaxRefusesLargeDocumentsNamingThem(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gold.docs.jsonl")
+	data := `{"id":"ok","text":"IL-2","entities":[]}` + "\n" + `{"id":"big","text":"` + strings.Repeat("x", 5000) + `","entities":[]}` + "\n"
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDocsMax(p, 1000); err == nil || !strings.Contains(err.Error(), p+":2") || !strings.Contains(err.Error(), `"big"`) {
+		t.Fatalf("ReadDocsMax = %v, want a refusal naming %s:2 and the document", err, p)
+	}
+	if docs, err := ReadDocsMax(p, 10000); err != nil || len(docs) != 2 {
+		t.Fatalf("with a higher limit: %d docs, %v", len(docs), err)
+	}
+	long := filepath.Join(t.TempDir(), "long.docs.jsonl")
+	os.WriteFile(long, []byte(`{"id":"huge","text":"`+strings.Repeat("y", 10<<20)+`"}`), 0o644)
+	if _, err := ReadDocsMax(long, 1000); err == nil || !strings.Contains(err.Error(), "line longer than") {
+		t.Fatalf("a 10 MB line with a 1000-byte limit: %v", err)
+	}
+}

@@ -19,47 +19,57 @@ import (
 // Metric names: the one place they are spelled (dashboards, alerts, the
 // demo and tests read them through these).
 const (
-	NameRecords          = "nerstream_records_total"
-	NameDocuments        = "nerstream_documents_total"
-	NameWindows          = "nerstream_windows_total"
-	NameBatches          = "nerstream_batches_total"
-	NameTokenSlots       = "nerstream_token_slots_total"
-	NameTokenSlotsUsed   = "nerstream_token_slots_used_total"
-	NameSlotUtilization  = "nerstream_slot_utilization_ratio"
-	NameChunks           = "nerstream_chunks_total"
-	NameBatchSeconds     = "nerstream_batch_duration_seconds"
-	NameDeadLetters      = "nerstream_dead_letters_total"
-	NameDeadLetterErrors = "nerstream_dead_letter_errors_total"
-	NameUploads          = "nerstream_uploads_total"
-	NameUploadErrors     = "nerstream_upload_errors_total"
-	NameUploadSeconds    = "nerstream_upload_duration_seconds"
-	NameUploadRows       = "nerstream_upload_rows_total"
-	NameLag              = "nerstream_consumer_lag_records"
-	NamePartitions       = "nerstream_assigned_partitions"
+	NameRecords            = "nerstream_records_total"
+	NameDocuments          = "nerstream_documents_total"
+	NameWindows            = "nerstream_windows_total"
+	NameBatches            = "nerstream_batches_total"
+	NameTokenSlots         = "nerstream_token_slots_total"
+	NameTokenSlotsUsed     = "nerstream_token_slots_used_total"
+	NameSlotUtilization    = "nerstream_slot_utilization_ratio"
+	NameChunks             = "nerstream_chunks_total"
+	NameBatchSeconds       = "nerstream_batch_duration_seconds"
+	NameDeadLetters        = "nerstream_dead_letters_total"
+	NameDeadLetterFailures = "nerstream_dead_letter_failures_total"
+	NamePartitionsStopped  = "nerstream_partitions_stopped_total"
+	NamePartitionStuck     = "nerstream_partition_stuck"
+	NameUploads            = "nerstream_uploads_total"
+	NameUploadErrors       = "nerstream_upload_errors_total"
+	NameUploadSeconds      = "nerstream_upload_duration_seconds"
+	NameUploadRows         = "nerstream_upload_rows_total"
+	NameLag                = "nerstream_consumer_lag_records"
+	NamePartitions         = "nerstream_assigned_partitions"
 )
 
 // Metrics holds the worker's collectors on their own registry.
 type Metrics struct {
-	Registry         *prometheus.Registry
-	Records          prometheus.Counter
-	Docs             *prometheus.CounterVec // by op
-	Windows          prometheus.Counter
-	Batches          prometheus.Counter
-	TokenSlots       prometheus.Counter
-	UsedSlots        prometheus.Counter
-	SlotUtilization  prometheus.Gauge
-	Chunks           *prometheus.CounterVec // by label
-	BatchSeconds     prometheus.Histogram
-	DeadLetters      *prometheus.CounterVec // by reason
-	DeadLetterErrors prometheus.Counter
-	Uploads          prometheus.Counter
-	UploadErrors     prometheus.Counter
-	UploadSeconds    prometheus.Histogram
-	UploadRows       prometheus.Counter
-	Lag              *prometheus.GaugeVec // by partition
-	Partitions       prometheus.Gauge
+	Registry        *prometheus.Registry
+	Records         prometheus.Counter
+	Docs            *prometheus.CounterVec // by op
+	Windows         prometheus.Counter
+	Batches         prometheus.Counter
+	TokenSlots      prometheus.Counter
+	UsedSlots       prometheus.Counter
+	SlotUtilization prometheus.Gauge
+	Chunks          *prometheus.CounterVec // by label
+	BatchSeconds    prometheus.Histogram
+	DeadLetters     *prometheus.CounterVec // by reason
+	Uploads         prometheus.Counter
+	UploadErrors    prometheus.Counter
+	// DeadLetterFailures counts dead letters that could not be written; each
+	// stops its partition without committing past the record.
+	DeadLetterFailures prometheus.Counter
+	// PartitionsStopped counts partitions stopped because they could not
+	// progress (an upload or a dead letter that never succeeded).
+	PartitionsStopped prometheus.Counter
+	// PartitionStuck is 1 for a partition whose fetches all fail.
+	PartitionStuck *prometheus.GaugeVec
+	UploadSeconds  prometheus.Histogram
+	UploadRows     prometheus.Counter
+	Lag            *prometheus.GaugeVec // by partition
+	Partitions     prometheus.Gauge
 
 	ready atomic.Bool
+	h     health
 	used  atomic.Int64
 	slots atomic.Int64
 }
@@ -79,17 +89,20 @@ func New() *Metrics {
 	m.Chunks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameChunks, Help: "Entity chunks written, by label."}, []string{"label"})
 	m.BatchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameBatchSeconds, Help: "Model latency per batch.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
-	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDeadLetters, Help: "Records or documents written to the dead-letter topic, by reason."}, []string{"reason"})
-	m.DeadLetterErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: NameDeadLetterErrors, Help: "Dead letters that could not be written (the partition stops before them)."})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameDeadLetters, Help: "Records or documents written to the dead-letter topic, by reason (successful writes only)."}, []string{"reason"})
 	m.Uploads = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploads, Help: "Parquet files uploaded."})
 	m.UploadErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploadErrors, Help: "Uploads that failed after retries."})
 	m.UploadSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameUploadSeconds, Help: "Encode+upload time per Parquet file.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)})
 	m.UploadRows = prometheus.NewCounter(prometheus.CounterOpts{Name: NameUploadRows, Help: "Rows written to Parquet files."})
 	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameLag, Help: "High watermark minus next offset, by partition."}, []string{"partition"})
+	m.DeadLetterFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: NameDeadLetterFailures, Help: "Dead letters that could not be written; the partition stops without committing past them."})
+	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: NamePartitionsStopped, Help: "Partitions stopped because they could not progress (alert on any increase)."})
+	m.PartitionStuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NamePartitionStuck, Help: "1 while a partition cannot progress (every fetch fails), by partition."}, []string{"partition"})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: NamePartitions, Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
-		m.Chunks, m.BatchSeconds, m.DeadLetters, m.DeadLetterErrors, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
+		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
+		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -125,6 +138,10 @@ func (m *Metrics) Handler() http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := m.healthErr(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

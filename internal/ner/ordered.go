@@ -45,7 +45,23 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 	errc := make(chan error, 1)
 	go func() {
 		defer close(docs)
-		for it := range in {
+		for {
+			var it Item[M]
+			var ok bool
+			select {
+			case it, ok = <-in:
+				if !ok {
+					return
+				}
+			case <-runCtx.Done():
+				// ctx ended or run stopped: keep draining in so that
+				// senders never block, until they close it.
+				go func() {
+					for range in {
+					}
+				}()
+				return
+			}
 			d := it.Doc
 			if it.Marker {
 				d = Doc{boundary: true} // no text: no sentence, no window
@@ -54,10 +70,10 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 			select {
 			case docs <- d:
 			case <-runCtx.Done():
-				// run has stopped: keep draining in so that senders never
-				// block until they close it.
-				for range in {
-				}
+				go func() {
+					for range in {
+					}
+				}()
 				return
 			}
 		}

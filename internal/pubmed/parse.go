@@ -162,7 +162,7 @@ func Parse(ctx context.Context, r io.Reader, name string, fn func(Record) error,
 	if err != nil {
 		return p.st, p.fail(0, 1, err)
 	}
-	p.cr = &countingReader{r: bufio.NewReaderSize(in, 64<<10)}
+	p.cr = &countingReader{r: bufio.NewReaderSize(in, 64<<10), textRun: textRun{max: maxTextRun(cfg.maxDocBytes)}}
 	p.line = 1
 	p.newDecoder()
 	err = p.run()
@@ -175,12 +175,14 @@ func Parse(ctx context.Context, r io.Reader, name string, fn func(Record) error,
 type countingReader struct {
 	r *bufio.Reader
 	n int64
+	textRun
 }
 
 func (c *countingReader) ReadByte() (byte, error) {
 	b, err := c.r.ReadByte()
 	if err == nil {
 		c.n++
+		err = c.observe(b)
 	}
 	return b, err
 }
@@ -249,6 +251,7 @@ func (p *parser) newDecoder() {
 	p.dec.Entity = xml.HTMLEntity
 	p.base = p.cr.n
 	p.lines = p.line - 1
+	p.cr.run = 0
 }
 
 // pos returns the absolute offset and line of the decoder's position.
@@ -631,6 +634,8 @@ func (p *parser) recover(off, line int64, cause error) error {
 	var ste *structError
 	msg := ""
 	switch {
+	case errors.Is(cause, errTextTooLong):
+		msg = fmt.Sprintf("%v (record starting before line %d)", cause, line)
 	case errors.As(cause, &ste):
 		msg = fmt.Sprintf("broken XML (%s at line %d)", ste.msg, line)
 	case errors.As(cause, &se):

@@ -450,6 +450,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 
 	next := start
 	lastDelivery := time.Now()
+	var failing failureRun
 	for ctx.Err() == nil {
 		resp, err := g.client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: g.topic, Partition: partition, Offset: next,
@@ -468,6 +469,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 				return nil
 			}
 			g.logger.Warn("fetch failed; retrying", "partition", partition, "offset", next, "brokers", g.cfg.brokerList(), "err", err)
+			g.failed(&failing, partition, next, err)
 			sleep(ctx, g.o.retryBackoff)
 			continue
 		}
@@ -477,9 +479,11 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 				return nil
 			}
 			g.logger.Warn("decoding fetched records failed; retrying", "partition", partition, "offset", next, "err", err)
+			g.failed(&failing, partition, next, err)
 			sleep(ctx, g.o.retryBackoff)
 			continue
 		}
+		g.progressed(&failing, partition, next)
 		if len(recs) > 0 {
 			next = recs[len(recs)-1].Offset + 1
 		}

@@ -98,6 +98,7 @@ type groupOptions struct {
 	fetchMaxBytes     int
 	fetchMaxWait      time.Duration
 	retryBackoff      time.Duration
+	stuck             stuckSettings
 }
 
 // GroupSetting is an option only [NewGroup] accepts.

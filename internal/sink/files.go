@@ -42,7 +42,7 @@ func Models(keys []Key) []string {
 func (s *Store) ReadKey(ctx context.Context, k Key) ([]Row, error) {
 	key := k.String()
 	var data []byte
-	err := s.retry(ctx, "read "+key, func() error {
+	err := s.retry(ctx, "read "+key, func(ctx context.Context) error {
 		var err error
 		data, err = s.bucket.ReadAll(ctx, key)
 		return err

@@ -69,6 +69,7 @@ func openS3(ctx context.Context, bucket string, q url.Values, cfg *bucketConfig)
 	if err != nil {
 		return nil, err
 	}
+	creds = namedCredentials(creds, bucket, endpoint, region)
 	opts := s3.Options{
 		Region:           region,
 		Credentials:      creds,
@@ -141,4 +142,20 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// namedCredentials makes a credentials failure name the bucket and endpoint
+// it was for and say how to provide credentials, instead of only the SDK's
+// last attempt (usually the EC2 instance metadata service).
+func namedCredentials(p aws.CredentialsProvider, bucket, endpoint, region string) aws.CredentialsProvider {
+	if endpoint == "" {
+		endpoint = "AWS S3 (region " + region + ")"
+	}
+	return aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		c, err := p.Retrieve(ctx)
+		if err != nil {
+			return c, fmt.Errorf("no usable credentials for bucket s3://%s at endpoint %s (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or pod role, or ?anonymous=true): %w", bucket, endpoint, err)
+		}
+		return c, nil
+	}))
 }

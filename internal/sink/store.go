@@ -37,15 +37,16 @@ type Store struct {
 
 // bucketConfig holds the settings of [OpenBucket].
 type bucketConfig struct {
-	httpClient  *http.Client
-	credentials aws.CredentialsProvider
-	tries       uint
-	initial     time.Duration
-	maxInterval time.Duration
-	maxElapsed  time.Duration
-	log         *slog.Logger
-	writeOpts   []WriteOption
-	observe     func(UploadEvent)
+	attemptTimeout time.Duration
+	httpClient     *http.Client
+	credentials    aws.CredentialsProvider
+	tries          uint
+	initial        time.Duration
+	maxInterval    time.Duration
+	maxElapsed     time.Duration
+	log            *slog.Logger
+	writeOpts      []WriteOption
+	observe        func(UploadEvent)
 }
 
 // UploadEvent describes one finished [Store.Upload], for metrics.
@@ -91,6 +92,13 @@ func WithRetry(tries uint, initial, maxInterval, maxElapsed time.Duration) Bucke
 	return func(b *bucketConfig) {
 		b.tries, b.initial, b.maxInterval, b.maxElapsed = max(tries, 1), initial, maxInterval, maxElapsed
 	}
+}
+
+// WithAttemptTimeout bounds one attempt of a storage operation (default
+// 30s); a timed-out attempt is retried like any transient failure. Zero
+// means no per-attempt bound.
+func WithAttemptTimeout(d time.Duration) BucketOption {
+	return func(b *bucketConfig) { b.attemptTimeout = d }
 }
 
 // WithLogger sets the logger for retried operations (default slog.Default()).
@@ -181,7 +189,8 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...BucketOption) (*Stor
 func newBucketConfig(opts []BucketOption) bucketConfig {
 	cfg := bucketConfig{
 		tries: 6, initial: 200 * time.Millisecond, maxInterval: 5 * time.Second, maxElapsed: time.Minute,
-		log: slog.Default(),
+		attemptTimeout: DefaultAttemptTimeout,
+		log:            slog.Default(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -235,7 +244,7 @@ func (s *Store) Upload(ctx context.Context, k Key, rows []Row) (err error) {
 	data := buf.Bytes()
 	ev.Key, ev.Bytes = k, len(data)
 	sum := md5.Sum(data)
-	err = s.retry(ctx, "upload "+key, func() error {
+	err = s.retry(ctx, "upload "+key, func(ctx context.Context) error {
 		ev.Attempts++
 		return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: ContentType, ContentMD5: sum[:]})
 	})
@@ -310,7 +319,7 @@ func (s *Store) ReadAll(ctx context.Context, model string) ([]Row, error) {
 // list returns the parsed keys of all objects under prefix, in key order.
 func (s *Store) list(ctx context.Context, prefix string) ([]Key, error) {
 	var keys []Key
-	err := s.retry(ctx, "list "+prefix, func() error {
+	err := s.retry(ctx, "list "+prefix, func(ctx context.Context) error {
 		keys = keys[:0]
 		it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 		for {
@@ -337,13 +346,17 @@ func (s *Store) list(ctx context.Context, prefix string) ([]Key, error) {
 
 // retry runs op until it succeeds, fails permanently, or the retry budget
 // is spent.
-func (s *Store) retry(ctx context.Context, what string, op func() error) error {
+//
+// Each attempt runs under its own timeout (see [WithAttemptTimeout]), so an
+// endpoint that accepts connections and never answers costs one attempt and
+// a log line, not a silent stall.
+func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
 	eb := backoff.NewExponentialBackOff()
 	eb.InitialInterval, eb.MaxInterval = s.cfg.initial, s.cfg.maxInterval
 	tries := 0
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		tries++
-		err := op()
+		err := s.attempt(ctx, op)
 		if err != nil && !transient(ctx, err) {
 			return struct{}{}, backoff.Permanent(err)
 		}
@@ -385,4 +398,26 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// DefaultAttemptTimeout bounds one storage attempt unless WithAttemptTimeout
+// says otherwise.
+const DefaultAttemptTimeout = 30 * time.Second
+
+// errAttemptTimeout is the cause of an attempt cut by the attempt timeout.
+var errAttemptTimeout = errors.New("storage attempt timed out")
+
+// attempt runs op under the per-attempt timeout. A timeout that is not the
+// caller's own deadline is reported as a transient errAttemptTimeout.
+func (s *Store) attempt(ctx context.Context, op func(context.Context) error) error {
+	if s.cfg.attemptTimeout <= 0 {
+		return op(ctx)
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, s.cfg.attemptTimeout, errAttemptTimeout)
+	defer cancel()
+	err := op(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errAttemptTimeout) {
+		return fmt.Errorf("%w after %s (endpoint accepted the request but did not answer): %v", errAttemptTimeout, s.cfg.attemptTimeout, err)
+	}
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,26 +243,8 @@ func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Re
 		w.m.Records.Inc()
 		ri := &recInfo{offset: r.Offset, time: r.Time, size: len(r.Value)}
 		b, err := document.DecodeBatch(r.Value, w.cfg.Limits)
-		if err != nil {
-			var dlErr error
-			if errors.Is(err, document.ErrMalformedBatch) || b == nil {
-				dlErr = w.deadLetter(ctx, r, err, "malformed_batch", nil)
-			} else {
-				for _, de := range document.RejectedDocs(err) {
-					doc := r // the dead letter carries the document, not the whole batch
-					doc.Value = de.Raw
-					if dlErr = w.deadLetter(ctx, doc, &de, "invalid_document", map[string]string{
-						document.HeaderBatchID: b.ID, document.HeaderDocIndex: strconv.Itoa(de.Index), document.HeaderDocID: de.ID}); dlErr != nil {
-						break
-					}
-				}
-			}
-			if dlErr != nil {
-				if ctx.Err() != nil {
-					return nil // revoked meanwhile: the next owner retries
-				}
-				return dlErr
-			}
+		if b, err = w.rejects(ctx, r, b, err); err != nil {
+			return err // a dead letter was not written: stop here, commit nothing past it
 		}
 		items = items[:0]
 		if b != nil {
@@ -320,26 +301,6 @@ func (w *Worker) barrier(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// deadLetter writes r (or, for one invalid document, r with the document
-// as its value) to the dead-letter topic. An error means the dead letter
-// was not written: the caller must not let the record reach a file, since
-// a file covering it would commit past input that is then nowhere.
-func (w *Worker) deadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) error {
-	w.log.Warn("dead-lettering", "reason", reason, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", cause)
-	if w.dlq == nil {
-		w.m.DeadLetters.WithLabelValues(reason).Inc()
-		return nil
-	}
-	if err := w.dlq.Send(ctx, r, cause, extra); err != nil {
-		w.m.DeadLetterErrors.Inc()
-		w.log.Error("dead-letter write failed: the partition stops before this record (nothing past it is committed)",
-			"partition", r.Partition, "offset", r.Offset, "reason", reason, "err", err)
-		return fmt.Errorf("dead-letter record %d of partition %d: %w", r.Offset, r.Partition, err)
-	}
-	w.m.DeadLetters.WithLabelValues(reason).Inc()
-	return nil
 }
 
 // Run runs the annotator, the dispatcher and the uploader until Stop is
@@ -492,7 +453,7 @@ func (w *Worker) uploader(ctx context.Context) error {
 		// Upload even when the partition was revoked meanwhile: the file's
 		// boundary is final, the new owner writes the same key and rows.
 		if err := w.store.Upload(ctx, u.key, u.rows); err != nil {
-			w.m.UploadErrors.Inc()
+			w.uploadFailed(ctx, u, err)
 			// Drain so the dispatcher never blocks, then fail: a later file
 			// must not be written after a missing one.
 			go func() {

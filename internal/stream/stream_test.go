@@ -613,7 +613,7 @@ func TestUnwritableDeadLetterStopsBeforeTheRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := h.w.Records(ctx, h.part(0), recs)
-	if err == nil || !strings.Contains(err.Error(), "dead-letter record 4") {
+	if !errors.Is(err, ErrDeadLetterFailed) || !strings.Contains(err.Error(), "offset 4") {
 		t.Fatalf("Records = %v, want the dead-letter failure", err)
 	}
 	h.stop(t)

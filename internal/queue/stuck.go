@@ -1,0 +1,63 @@
+package queue
+
+import (
+	"time"
+)
+
+// StuckFunc is told when a partition cannot progress: stuck is true once
+// fetching or decoding at offset has failed continuously for the stuck
+// threshold, and false again when a fetch succeeds.
+type StuckFunc func(partition int, offset int64, stuck bool, err error)
+
+type stuckSettings struct {
+	after time.Duration
+	fn    StuckFunc
+}
+
+// DefaultStuckAfter is how long a partition may fail every fetch before it
+// is reported stuck.
+const DefaultStuckAfter = time.Minute
+
+// WithStuckReporter calls fn when a partition has failed every fetch or
+// decode for at least after (DefaultStuckAfter when 0) — a corrupt record
+// batch, an unreachable leader — and again when it recovers. The group also
+// logs one error line when a partition becomes stuck. The fetch loop keeps
+// retrying: the operator decides (see README, Operations).
+func WithStuckReporter(after time.Duration, fn StuckFunc) GroupSetting {
+	return func(g *groupOptions) { g.stuck = stuckSettings{after: after, fn: fn} }
+}
+
+// failureRun tracks one partition's run of consecutive failed fetches.
+type failureRun struct {
+	since    time.Time
+	reported bool
+}
+
+func (g *Group) failed(f *failureRun, partition int, offset int64, err error) {
+	if f.since.IsZero() {
+		f.since = time.Now()
+	}
+	after := g.o.stuck.after
+	if after <= 0 {
+		after = DefaultStuckAfter
+	}
+	if f.reported || time.Since(f.since) < after {
+		return
+	}
+	f.reported = true
+	g.logger.Error("PARTITION STUCK: every fetch has failed; nothing past this offset can be stored until it is fixed",
+		"partition", partition, "offset", offset, "failing_for", time.Since(f.since).Round(time.Second).String(), "err", err)
+	if g.o.stuck.fn != nil {
+		g.o.stuck.fn(partition, offset, true, err)
+	}
+}
+
+func (g *Group) progressed(f *failureRun, partition int, offset int64) {
+	if f.reported {
+		g.logger.Info("partition recovered: fetching again", "partition", partition, "offset", offset)
+		if g.o.stuck.fn != nil {
+			g.o.stuck.fn(partition, offset, false, nil)
+		}
+	}
+	*f = failureRun{}
+}

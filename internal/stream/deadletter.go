@@ -1,0 +1,96 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/queue"
+)
+
+// The worker's dead-letter headers (besides queue's nerstream-* source
+// headers) are document.HeaderDeadLetterKind, HeaderBatchID, HeaderDocIndex
+// and HeaderDocID. A document dead letter carries one document's JSON as its
+// value; a record dead letter carries the record's value (queue.DeadLetter
+// truncates one over the message limit and says so in a header).
+
+// ErrDeadLetterFailed is wrapped by the error Records returns when a dead
+// letter could not be written: the partition stops there and nothing past
+// the record is stored or committed, so nothing is lost.
+var ErrDeadLetterFailed = errors.New("dead letter not written")
+
+// rejects dead-letters what DecodeBatch refused and returns the batch of
+// valid documents to annotate (possibly nil). Rejected documents are
+// dead-lettered one by one, each carrying only its own JSON, so that every
+// dead letter stays under the message limit; a batch over the batch limits
+// (producer and worker limits disagree) is split the same way when its
+// documents can be read. Any dead letter that cannot be written returns an
+// error wrapping ErrDeadLetterFailed.
+func (w *Worker) rejects(ctx context.Context, r queue.Record, b *document.Batch, err error) (*document.Batch, error) {
+	if err == nil {
+		return b, nil
+	}
+	if errors.Is(err, document.ErrMalformedBatch) || b == nil {
+		relaxed := w.cfg.Limits
+		relaxed.MaxBatchBytes, relaxed.MaxDocs = 0, 0
+		if rb, rerr := document.DecodeBatch(r.Value, relaxed); rb != nil && (rerr == nil || !errors.Is(rerr, document.ErrMalformedBatch)) {
+			// Readable but over the batch limits: split into document dead letters.
+			cause := fmt.Errorf("%w (raise the worker's --max-batch-bytes/--max-docs-per-batch or lower the producer's --batch-bytes)", err)
+			for i, d := range rb.Documents {
+				raw, merr := document.EncodeDocument(d)
+				if merr != nil {
+					return nil, fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, merr)
+				}
+				if err := w.sendDocDeadLetter(ctx, r, rb.ID, i, d.ID, raw, cause, "batch_too_large"); err != nil {
+					return nil, err
+				}
+			}
+			for _, de := range document.RejectedDocs(rerr) {
+				if err := w.sendDocDeadLetter(ctx, r, rb.ID, de.Index, de.ID, de.Raw, &de, "invalid_document"); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		}
+		return nil, w.sendDeadLetter(ctx, r, err, "malformed_batch", map[string]string{document.HeaderDeadLetterKind: "record"})
+	}
+	for _, de := range document.RejectedDocs(err) {
+		if err := w.sendDocDeadLetter(ctx, r, b.ID, de.Index, de.ID, de.Raw, &de, "invalid_document"); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (w *Worker) sendDocDeadLetter(ctx context.Context, r queue.Record, batchID string, index int, id string, raw []byte, cause error, reason string) error {
+	dr := r
+	dr.Value = raw
+	return w.sendDeadLetter(ctx, dr, cause, reason, map[string]string{
+		document.HeaderDeadLetterKind: "document", document.HeaderBatchID: batchID, document.HeaderDocIndex: strconv.Itoa(index), document.HeaderDocID: id})
+}
+
+// sendDeadLetter writes one dead letter; dead_letters_total counts only
+// written ones.
+func (w *Worker) sendDeadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) error {
+	w.log.Warn("dead-lettering", "reason", reason, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+		"doc_id", extra[document.HeaderDocID], "bytes", len(r.Value), "err", cause)
+	if w.dlq == nil {
+		w.m.DeadLetters.WithLabelValues(reason).Inc()
+		return nil
+	}
+	if err := w.dlq.Send(ctx, r, cause, extra); err != nil {
+		if ctx.Err() != nil {
+			// Revoked or stopping: the record is not covered, the next owner re-reads it.
+			return fmt.Errorf("dead letter at offset %d: %w", r.Offset, ctx.Err())
+		}
+		w.m.DeadLetterFailures.Inc()
+		w.m.PartitionsStopped.Inc()
+		w.log.Error("PARTITION STOPPED: dead-letter write failed; nothing past this record is stored or committed",
+			"partition", r.Partition, "offset", r.Offset, "reason", reason, "doc_id", extra[document.HeaderDocID], "bytes", len(r.Value), "err", err)
+		return fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, err)
+	}
+	w.m.DeadLetters.WithLabelValues(reason).Inc()
+	return nil
+}

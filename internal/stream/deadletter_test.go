@@ -1,0 +1,179 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/metrics"
+	"github.com/nerstream/nerstream/internal/queue"
+	"github.com/nerstream/nerstream/internal/queue/queuetest"
+	"github.com/nerstream/nerstream/internal/sink"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// limitDLQ accepts values up to max bytes (0: none at all), like a broker
+// with a message size limit.
+type limitDLQ struct {
+	mu   sync.Mutex
+	max  int
+	sent []queue.Record
+	hdr  []map[string]string
+}
+
+func (d *limitDLQ) Send(_ context.Context, r queue.Record, _ error, extra map[string]string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(r.Value) > d.max {
+		return fmt.Errorf("MESSAGE_TOO_LARGE: %d bytes", len(r.Value))
+	}
+	d.sent = append(d.sent, r)
+	d.hdr = append(d.hdr, extra)
+	return nil
+}
+
+// dlPart0 is partition 0's handle in the dead-letter tests.
+var dlPart0 = queuetest.NewPartition("docs", 0)
+
+func startDL(t *testing.T, store *memStore, dlq DeadLetterer, m *metrics.Metrics, cfg Config) (*Worker, chan error) {
+	t.Helper()
+	cfg.Topic, cfg.ModelName, cfg.ModelVersion, cfg.ModelDir = "docs", "tiny", "abc", "tiny-abc"
+	w, err := New(cfg, fakeAnnotator{}, store, dlq, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	if _, err := w.Assigned(context.Background(), dlPart0, queue.NoCommit); err != nil {
+		t.Fatal(err)
+	}
+	return w, done
+}
+
+func storedDocs(st *memStore) map[string]bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	docs := map[string]bool{}
+	for _, rows := range st.files {
+		for _, r := range rows {
+			if r.ChunkIndex == sink.DocumentMarker {
+				docs[r.DocID] = true
+			}
+		}
+	}
+	return docs
+}
+
+func bigBatch(t *testing.T, n, invalidEvery int, docBytes int) []byte {
+	t.Helper()
+	b := document.Batch{SchemaVersion: document.SchemaVersion, ID: "b", Source: document.Source{File: "x.jsonl", First: 0, Last: int64(n - 1)}}
+	for i := range n {
+		text := texts[i%3]
+		if invalidEvery > 0 && i%invalidEvery == 0 {
+			text = strings.Repeat("a ", docBytes/2) // over MaxDocBytes
+		}
+		b.Documents = append(b.Documents, document.Document{ID: fmt.Sprintf("d%02d", i), Text: text})
+	}
+	v, err := document.EncodeBatch(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Each rejected document is dead-lettered alone (its own JSON), so dead
+// letters fit the topic's limit even when the batch does not.
+func TestRejectedDocumentsAreDeadLetteredOneByOne(t *testing.T) {
+	const docLimit = 3000
+	v := bigBatch(t, 12, 3, 4000) // d00, d03, d06, d09 too large
+	dlq := &limitDLQ{max: 8000}   // one document fits, the batch (~20 KB) does not
+	st, m := newMemStore(), metrics.New()
+	w, done := startDL(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour,
+		Limits: document.Limits{MaxDocBytes: docLimit, MaxBatchBytes: 1 << 20, MaxDocs: 100}})
+	if err := w.Records(context.Background(), dlPart0, []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}}); err != nil {
+		t.Fatalf("Records: %v", err)
+	}
+	w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(dlq.sent) != 4 {
+		t.Fatalf("%d dead letters written, want 4 (one per invalid document)", len(dlq.sent))
+	}
+	for i, r := range dlq.sent {
+		var d document.Document
+		if err := json.Unmarshal(r.Value, &d); err != nil || d.ID != fmt.Sprintf("d%02d", 3*i) || dlq.hdr[i][document.HeaderDocID] != d.ID {
+			t.Fatalf("dead letter %d = %.60q (%v), want document d%02d alone", i, r.Value, err, 3*i)
+		}
+	}
+	if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues("invalid_document")); got != 4 {
+		t.Fatalf("dead_letters_total = %v, want 4", got)
+	}
+	docs := storedDocs(st)
+	if len(docs) != 8 || docs["d00"] {
+		t.Fatalf("stored %v, want the 8 valid documents", docs)
+	}
+}
+
+// A dead letter that cannot be written stops the partition: Records fails,
+// and no file covers the record (so nothing past it is committed).
+func TestUnwritableDeadLetterStopsThePartition(t *testing.T) {
+	recs := records(t, 0, 4, time.UnixMilli(1_700_000_000_000))
+	recs[2].Value = []byte("{not json")
+	dlq := &limitDLQ{max: -1} // every write fails
+	st, m := newMemStore(), metrics.New()
+	w, done := startDL(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour})
+	err := w.Records(context.Background(), dlPart0, recs)
+	if !errors.Is(err, ErrDeadLetterFailed) || !strings.Contains(err.Error(), "offset 2") {
+		t.Fatalf("Records = %v, want ErrDeadLetterFailed at offset 2", err)
+	}
+	w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0)
+	if !ok || last != 1 {
+		t.Fatalf("stored up to offset %d (%v), want 1: nothing at or past the failed dead letter", last, ok)
+	}
+	if testutil.ToFloat64(m.DeadLetterFailures) != 1 || testutil.ToFloat64(m.DeadLetters.WithLabelValues("malformed_batch")) != 0 {
+		t.Fatalf("failures = %v, dead letters = %v; want 1 and 0", testutil.ToFloat64(m.DeadLetterFailures),
+			testutil.ToFloat64(m.DeadLetters.WithLabelValues("malformed_batch")))
+	}
+}
+
+// A batch over the worker's batch limit (the producer's limits were larger)
+// is split into one dead letter per document: none is lost.
+func TestOversizeBatchIsSplitIntoDocumentDeadLetters(t *testing.T) {
+	v := bigBatch(t, 20, 0, 0)
+	dlq := &limitDLQ{max: 1000}
+	st, m := newMemStore(), metrics.New()
+	w, done := startDL(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour,
+		Limits: document.Limits{MaxDocBytes: 1000, MaxBatchBytes: len(v) - 1, MaxDocs: 100}})
+	if err := w.Records(context.Background(), dlPart0, []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}}); err != nil {
+		t.Fatalf("Records: %v", err)
+	}
+	w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range dlq.sent {
+		var d document.Document
+		if err := json.Unmarshal(r.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		ids[d.ID] = true
+	}
+	if len(ids) != 20 || testutil.ToFloat64(m.DeadLetters.WithLabelValues("batch_too_large")) != 20 {
+		t.Fatalf("dead-lettered %d distinct documents, want all 20", len(ids))
+	}
+	if last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0); !ok || last != 0 {
+		t.Fatal("the split record must be covered by a file")
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/nerstream/nerstream/internal/document"
+)
+
+// limitFlags are the input limits of every command that reads documents;
+// the defaults are document.DefaultLimits, the producer's too (one source).
+type limitFlags struct {
+	maxDocBytes, maxBatchBytes, maxDocs int
+}
+
+func (l *limitFlags) register(fs *flag.FlagSet) {
+	d := document.DefaultLimits()
+	fs.IntVar(&l.maxDocBytes, "max-doc-bytes", d.MaxDocBytes, "largest title+text of one document in bytes; larger documents are refused (dead-lettered by worker run) with their id")
+	fs.IntVar(&l.maxBatchBytes, "max-batch-bytes", d.MaxBatchBytes, "largest batch message in bytes (must be at least the producer's --batch-bytes; larger batches are split into per-document dead letters)")
+	fs.IntVar(&l.maxDocs, "max-docs-per-batch", d.MaxDocs, "most documents in one batch message")
+}
+
+func (l limitFlags) limits() (document.Limits, error) {
+	if l.maxDocBytes <= 0 || l.maxBatchBytes <= 0 || l.maxDocs <= 0 {
+		return document.Limits{}, fmt.Errorf("--max-doc-bytes %d, --max-batch-bytes %d, --max-docs-per-batch %d: each must be positive",
+			l.maxDocBytes, l.maxBatchBytes, l.maxDocs)
+	}
+	return document.Limits{MaxDocBytes: l.maxDocBytes, MaxBatchBytes: l.maxBatchBytes, MaxDocs: l.maxDocs}, nil
+}
+
+// nonDurableSchemes are bucket schemes whose contents vanish at exit: worker
+// run commits Kafka offsets after uploads, so such a bucket would lose data.
+var nonDurableSchemes = map[string]bool{"mem": true}
+
+// checkDurableOut refuses an output bucket that does not outlive the process.
+func checkDurableOut(out string) error {
+	u, err := url.Parse(out)
+	if err != nil {
+		return fmt.Errorf("--out %q: %w", out, err)
+	}
+	if nonDurableSchemes[strings.ToLower(u.Scheme)] {
+		return fmt.Errorf("--out %q: a %s:// bucket is not durable (its files vanish at exit while Kafka commits move on); use s3://, gs://, azblob:// or file://", out, u.Scheme)
+	}
+	return nil
+}
+
+// defaultGroup is the consumer group of worker run when --group is not
+// given: one per topic and model version, so a new model replays the topic
+// and two topics never share offsets.
+func defaultGroup(topic, modelID string) string {
+	return "nerstream-" + topic + "-" + modelID
+}
