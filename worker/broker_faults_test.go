@@ -69,5 +69,5 @@ func TestBrokerRestartMidRun(t *testing.T) {
 		}
 	}
 	c.stopAll()
-	checkExactlyOnce(t, rows, docs)
+	checkExactlyOnce(t, rows, docs, 2)
 }
