@@ -32,6 +32,7 @@ func TestAlertsUseRealMetrics(t *testing.T) {
 	m := metrics.New()
 	m.PartitionStuck.WithLabelValues("0").Set(0) // vectors appear once they have a child
 	m.DeadLetters.WithLabelValues("x")
+	m.Lag.WithLabelValues("0")
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,8 @@ func TestAlertsUseRealMetrics(t *testing.T) {
 	}
 	prom, _ := os.ReadFile("prometheus/prometheus.yml")
 	compose, _ := os.ReadFile("../docker-compose.yml")
-	if !strings.Contains(string(prom), "/etc/prometheus/alerts.yml") || !strings.Contains(string(compose), "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml") {
+	// rule_files resolve against prometheus.yml's directory (/etc/prometheus in compose).
+	if !strings.Contains(string(prom), "- alerts.yml") || !strings.Contains(string(compose), "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml") {
 		t.Fatal("alerts.yml is not loaded by prometheus.yml or not mounted by docker-compose.yml")
 	}
 }

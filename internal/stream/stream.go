@@ -192,6 +192,10 @@ func (w *Worker) Assigned(ctx context.Context, p queue.Partition, committed int6
 	w.parts[partition] = ps
 	w.mu.Unlock()
 	w.m.Partitions.Inc()
+	// Export the partition's stuck gauge from the start (0), so alerts see
+	// the series before anything goes wrong; the group's stuck reporter
+	// raises it.
+	w.m.SetStuck(partition, 0, false, nil)
 	start := queue.UseDefault
 	if ok {
 		start = last + 1

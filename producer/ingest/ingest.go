@@ -188,7 +188,6 @@ func Inputs(format Format, args []string) (files, skipped []string, err error) {
 			} else {
 				skipped = append(skipped, p)
 			}
-			found = append(found, filepath.Join(a, e.Name()))
 		}
 		slices.Sort(found)
 		files = append(files, found...)
