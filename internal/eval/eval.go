@@ -206,11 +206,3 @@ func (r Report) WriteTable(w io.Writer) error {
 	return err
 }
 
-// maxLineBytes is the longest gold line read for a document limit: text
-// (possibly JSON-escaped to twice its size) plus entities.
-func maxLineBytes(maxDoc int) int {
-	if maxDoc <= 0 {
-		return 64 << 20
-	}
-	return 4*maxDoc + 1<<20
-}
