@@ -121,7 +121,7 @@ model of nerstream. Bundle files: `model.onnx`, `tokenizer.json`, `vocab.txt`, `
   5 types), 16,921 sentences. Model selection: JNLPBA devel split (200 abstracts, 1,838 sentences) —
   the scores below are on that split, which therefore is **not** an unbiased test score.
 - The GENIA corpus is distributed under the **Creative Commons Attribution 3.0** licence
-  (see `/work/shared/data/jnlpba/LICENSE.GENIA`). Attribution: GENIA Project, Tsujii Laboratory,
+  (see `LICENSE.GENIA` in the JNLPBA data directory). Attribution: GENIA Project, Tsujii Laboratory,
   University of Tokyo — J.-D. Kim, T. Ohta, Y. Tateisi, J. Tsujii, "GENIA corpus — a semantically
   annotated corpus for bio-textmining", Bioinformatics 19(suppl. 1):i180–i182, 2003; and the JNLPBA
   shared task: J.-D. Kim, T. Ohta, Y. Tsuruoka, Y. Tateisi, N. Collier, "Introduction to the
