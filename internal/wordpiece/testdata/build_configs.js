@@ -4,7 +4,7 @@
 // tokenizer_config.json saying do_lower_case: false). Deterministic for a
 // given corpus.
 //
-//   node build_configs.js /work/shared/data/jnlpba/train.docs.jsonl
+//   node build_configs.js $DATA/train.docs.jsonl   (DATA: the JNLPBA data directory)
 //
 // The vocabulary is built by hand (the Node binding's trainer takes no
 // options): the special tokens, every character seen at least 5 times (bare
