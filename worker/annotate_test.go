@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nerstream/nerstream/internal/document"
 )
 
 func TestReadInput(t *testing.T) {
@@ -62,4 +64,19 @@ func TestReadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inputTexts reads in as worker annotate does: document id → its text in
+// code points, for checking output offsets.
+func inputTexts(t *testing.T, in string) map[string][]rune {
+	t.Helper()
+	docs, err := readInput(context.Background(), in, document.DefaultMaxDocBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := map[string][]rune{}
+	for _, d := range docs {
+		text[d.ID] = []rune(d.Text)
+	}
+	return text
 }

@@ -566,14 +566,7 @@ func TestAnnotateCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker annotate: %v", err)
 	}
-	docs, err := readInput(context.Background(), in, document.DefaultMaxDocBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := map[string][]rune{}
-	for _, d := range docs {
-		text[d.ID] = []rune(d.Text)
-	}
+	text := inputTexts(t, in)
 	lastEnd := map[string]int{}
 	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -598,7 +591,7 @@ func TestAnnotateCLI(t *testing.T) {
 	if l := len(text[longest]); lastEnd[longest] < l*3/4 {
 		t.Fatalf("longest document (%d chars): last chunk ends at %d", l, lastEnd[longest])
 	}
-	t.Logf("%d chunks over %d documents", n, len(docs))
+	t.Logf("%d chunks over %d documents", n, len(text))
 }
 
 // TestDemoRunsAndResumes runs `worker demo` twice over one data directory:

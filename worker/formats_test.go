@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/sink"
 )
 
@@ -122,14 +120,7 @@ func TestAnnotateEnrichedJSONL(t *testing.T) {
 	}
 	in := "../testdata/jnlpba/devel.docs.jsonl"
 	out := annotate(t, "--in", in, "--genes", genesDict(t))
-	docs, err := readInput(context.Background(), in, document.DefaultMaxDocBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := map[string][]rune{}
-	for _, d := range docs {
-		text[d.ID] = []rune(d.Text)
-	}
+	text := inputTexts(t, in)
 	genes, abbrevs := 0, 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var c struct {

@@ -43,6 +43,14 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 	docs := make(chan Doc, cap(in))
 	res := make(chan Result, cap(out))
 	errc := make(chan error, 1)
+	// After ctx ends or run stops, keep draining in so that senders never
+	// block, until they close it.
+	drain := func() {
+		go func() {
+			for range in {
+			}
+		}()
+	}
 	go func() {
 		defer close(docs)
 		for {
@@ -54,12 +62,7 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 					return
 				}
 			case <-runCtx.Done():
-				// ctx ended or run stopped: keep draining in so that
-				// senders never block, until they close it.
-				go func() {
-					for range in {
-					}
-				}()
+				drain()
 				return
 			}
 			d := it.Doc
@@ -70,10 +73,7 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 			select {
 			case docs <- d:
 			case <-runCtx.Done():
-				go func() {
-					for range in {
-					}
-				}()
+				drain()
 				return
 			}
 		}

@@ -24,6 +24,21 @@ func nodeModules() string {
 	return abs
 }
 
+// duckDB returns node and the node_modules directory holding
+// @duckdb/node-api, or skips t when either is missing.
+func duckDB(t *testing.T) (node, mods string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not on PATH: skipping the DuckDB cross-check (run `make setup`)")
+	}
+	mods = nodeModules()
+	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api", "package.json")); err != nil {
+		t.Skipf("@duckdb/node-api not installed under %s: skipping the DuckDB cross-check (run `make setup`)", mods)
+	}
+	return node, mods
+}
+
 // duckdbResult is what testdata/duckdb_check.js prints.
 type duckdbResult struct {
 	Count struct {
@@ -55,14 +70,7 @@ type duckdbResult struct {
 // codec, and the documented "entities per label" query against a Go
 // reference of the same rules.
 func TestDuckDBReadsOutput(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not on PATH: skipping the DuckDB cross-check (run `make setup`)")
-	}
-	mods := nodeModules()
-	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api", "package.json")); err != nil {
-		t.Skipf("@duckdb/node-api not installed under %s: skipping the DuckDB cross-check (run `make setup`)", mods)
-	}
+	node, mods := duckDB(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := openTest(t, "file://"+filepath.ToSlash(dir)+"?prefix=lake", WithWriteOptions(WithRowGroupSize(2_000)))

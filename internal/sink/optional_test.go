@@ -145,14 +145,7 @@ func writeVersion1(t *testing.T, want []Row) []byte {
 // optional columns existed. A query written for version 1 reads both
 // unchanged; the new columns need union_by_name (schemas/chunks.md).
 func TestDuckDBMixedVersions(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not on PATH (run `make setup`)")
-	}
-	mods := nodeModules()
-	if _, err := os.Stat(filepath.Join(mods, "@duckdb", "node-api", "package.json")); err != nil {
-		t.Skipf("@duckdb/node-api not installed under %s (run `make setup`)", mods)
-	}
+	node, mods := duckDB(t)
 	dir := t.TempDir()
 	old := genRows(5, "docs", 0, 0)
 	if err := os.WriteFile(filepath.Join(dir, "a.parquet"), writeVersion1(t, old), 0o644); err != nil {
