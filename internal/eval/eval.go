@@ -205,4 +205,3 @@ func (r Report) WriteTable(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
