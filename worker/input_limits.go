@@ -1,13 +1,11 @@
 package main
 
-import (
-	"flag"
-
-	"github.com/nerstream/nerstream/internal/document"
-)
+import "flag"
 
 // docLimitFlag registers --max-doc-bytes for commands that read documents
-// from files (annotate, eval), with worker run's default.
+// from files (annotate, eval), with worker run's default and help.
 func docLimitFlag(fs *flag.FlagSet) *int {
-	return fs.Int("max-doc-bytes", document.DefaultMaxDocBytes, "largest document (title+text) in bytes; a larger one is refused at once with its name (worker run's limit; raise it to annotate it)")
+	p := new(int)
+	registerMaxDocBytes(fs, p)
+	return p
 }

@@ -17,9 +17,16 @@ type limitFlags struct {
 
 func (l *limitFlags) register(fs *flag.FlagSet) {
 	d := document.DefaultLimits()
-	fs.IntVar(&l.maxDocBytes, "max-doc-bytes", d.MaxDocBytes, "largest title+text of one document in bytes; larger documents are refused (dead-lettered by worker run) with their id")
+	registerMaxDocBytes(fs, &l.maxDocBytes)
 	fs.IntVar(&l.maxBatchBytes, "max-batch-bytes", d.MaxBatchBytes, "largest batch message in bytes (must be at least the producer's --batch-bytes; larger batches are split into per-document dead letters)")
 	fs.IntVar(&l.maxDocs, "max-docs-per-batch", d.MaxDocs, "most documents in one batch message")
+}
+
+// registerMaxDocBytes is the one --max-doc-bytes flag: worker run's limit,
+// shared by annotate and eval so that they refuse what run would.
+func registerMaxDocBytes(fs *flag.FlagSet, p *int) {
+	fs.IntVar(p, "max-doc-bytes", document.DefaultMaxDocBytes,
+		"largest title+text of one document in bytes; a larger one is refused with its id (dead-lettered by worker run; raise it to annotate it)")
 }
 
 func (l limitFlags) limits() (document.Limits, error) {
