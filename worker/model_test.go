@@ -65,10 +65,3 @@ func testShippedModel(t *testing.T, dir string) {
 		t.Fatalf("micro F1 %.4f below the floor %.2f", rep.Micro.F1, shippedModelMinF1)
 	}
 }
-
-func TestDefaultGroupNamesTopicAndModel(t *testing.T) {
-	a, b := defaultGroup("pubmed", "jnlpba-v1-ce606ab697a5"), defaultGroup("pmc", "jnlpba-v1-ce606ab697a5")
-	if a == b || a != "nerstream-pubmed-jnlpba-v1-ce606ab697a5" {
-		t.Fatalf("default groups %q and %q", a, b)
-	}
-}

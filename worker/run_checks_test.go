@@ -34,6 +34,9 @@ func TestDefaultGroupIncludesTopic(t *testing.T) {
 	if a == b || !strings.Contains(a, "pubmed") || !strings.Contains(a, "jnlpba-v1-0123456789ab") {
 		t.Fatalf("default groups %q and %q: want one per topic and model", a, b)
 	}
+	if a != "nerstream-pubmed-jnlpba-v1-0123456789ab" {
+		t.Fatalf("default group %q, want nerstream-<topic>-<model>-<version12> as documented", a)
+	}
 }
 
 func TestLimitFlagsDefaultToTheSharedLimits(t *testing.T) {
