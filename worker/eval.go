@@ -68,7 +68,9 @@ func cmdEval(ctx context.Context, args []string) error {
 			Windows         int64   `json:"windows"`
 			SlotUtilization float64 `json:"slot_utilization"`
 			MatesChanged    *int    `json:"record_mates_changed,omitempty"`
-		}{rep, b.ID(), *docsPath + *iobPath, mf.packing, el.Seconds(), st.Windows, st.SlotUtilization(), nil}
+			// Reweighted is Micro with each label scaled to the JNLPBA evaluation split's entity mix.
+			Reweighted eval.Scores `json:"micro_reweighted_jnlpba_eval_mix"`
+		}{rep, b.ID(), *docsPath + *iobPath, mf.packing, el.Seconds(), st.Windows, st.SlotUtilization(), nil, rep.Reweighted(eval.JNLPBAEvaluationMix)}
 		if changed >= 0 {
 			out.MatesChanged = &changed
 		}

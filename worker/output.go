@@ -20,17 +20,19 @@ import (
 // enrichFlags are the document-level steps after the model (abbreviations,
 // gene linking), shared by annotate and run.
 type enrichFlags struct {
-	abbrev bool
-	genes  string
+	abbrev  bool
+	consist bool
+	genes   string
 }
 
 func (e *enrichFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&e.abbrev, "abbreviations", true, "resolve abbreviations: a short form gets abbreviation_of and its long form's type")
+	fs.BoolVar(&e.consist, "consistency", true, "repeated identical mentions in a document agree on one label (largest summed confidence; an abbreviation's long-form type wins)")
 	fs.StringVar(&e.genes, "genes", "", "gene dictionary built by setup (.cache/genes/hs.genes.tsv) for NCBI Gene ids on protein/DNA/RNA chunks (empty: off)")
 }
 
 func (e *enrichFlags) open() (*enrich.Enricher, error) {
-	opts := []enrich.Option{enrich.WithAbbreviations(e.abbrev)}
+	opts := []enrich.Option{enrich.WithAbbreviations(e.abbrev), enrich.WithConsistency(e.consist)}
 	if e.genes != "" {
 		d, err := genes.Load(e.genes)
 		if err != nil {

@@ -35,8 +35,9 @@ type Chunk struct {
 // Enricher applies the configured steps. The zero value (and nil) only
 // assigns passages; it is safe for concurrent use once built.
 type Enricher struct {
-	abbrev bool
-	genes  Linker
+	abbrev  bool
+	consist bool
+	genes   Linker
 }
 
 // Option configures an Enricher.
@@ -44,6 +45,12 @@ type Option func(*Enricher)
 
 // WithAbbreviations turns abbreviation resolution on or off.
 func WithAbbreviations(on bool) Option { return func(e *Enricher) { e.abbrev = on } }
+
+// WithConsistency makes repeated identical mentions within a document agree
+// on their label (the label with the largest summed confidence; a short form's
+// label from its long form wins). It runs after abbreviation resolution and
+// before linking, and never adds, removes or moves a chunk.
+func WithConsistency(on bool) Option { return func(e *Enricher) { e.consist = on } }
 
 // WithLinker links protein, DNA and RNA chunks with l (a short form through
 // its long form only); nil turns linking off.
@@ -84,6 +91,9 @@ func (e *Enricher) Apply(text string, chunks []ner.Chunk, passages []formats.Pas
 				}
 			}
 		}
+	}
+	if e.consist {
+		agree(out)
 	}
 	if e.genes != nil {
 		for i := range out {

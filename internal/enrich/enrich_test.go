@@ -90,3 +90,40 @@ func TestPassages(t *testing.T) {
 		}
 	}
 }
+
+func TestConsistencyRepeatedMentionsAgree(t *testing.T) {
+	text := "Jurkat cells and Jurkat T cells; Jurkat again. NF-kappa B (NFkB) binds; NFkB and NFkB."
+	at := func(begin int, s, label string, conf float64) ner.Chunk {
+		return ner.Chunk{Begin: begin, End: begin + len(s), Text: s, Label: label, Confidence: conf}
+	}
+	in := []ner.Chunk{
+		at(0, "Jurkat", "cell_line", 0.9),
+		at(17, "Jurkat", "cell_type", 0.6),
+		at(33, "Jurkat", "cell_type", 0.5), // 0.9 vs 1.1: cell_type has the larger sum
+		at(47, "NF-kappa B", "protein", 0.9),
+		at(59, "NFkB", "protein", 0.4), // abbreviation of a protein: wins over the two DNA votes
+		at(72, "NFkB", "DNA", 0.9),
+		at(81, "NFkB", "DNA", 0.9),
+	}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want []string
+	}{
+		{"off", nil, []string{"cell_line", "cell_type", "cell_type", "protein", "protein", "DNA", "DNA"}},
+		{"summed confidence", []Option{WithConsistency(true)}, []string{"cell_type", "cell_type", "cell_type", "protein", "DNA", "DNA", "DNA"}},
+		{"abbreviation's long-form type wins", []Option{WithAbbreviations(true), WithConsistency(true)}, []string{"cell_type", "cell_type", "cell_type", "protein", "protein", "protein", "protein"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := New(tc.opts...).Apply(text, in, nil)
+			if len(out) != len(in) {
+				t.Fatalf("%d chunks out of %d: consistency must not add or drop chunks", len(out), len(in))
+			}
+			for i, c := range out {
+				if c.Label != tc.want[i] || c.Begin != in[i].Begin || c.End != in[i].End {
+					t.Errorf("chunk %d %q at %d: label %s, want %s", i, c.Text, c.Begin, c.Label, tc.want[i])
+				}
+			}
+		})
+	}
+}

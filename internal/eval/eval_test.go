@@ -1,12 +1,14 @@
 package eval
 
 import (
-	"github.com/nerstream/nerstream/internal/corpus"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nerstream/nerstream/internal/corpus"
 )
 
 func TestScorerExactAndPartial(t *testing.T) {
@@ -162,5 +164,36 @@ func TestReadDocsMaxRefusesLargeDocumentsNamingThem(t *testing.T) {
 	os.WriteFile(long, []byte(`{"id":"huge","text":"`+strings.Repeat("y", 10<<20)+`"}`), 0o644)
 	if _, err := ReadDocsMax(long, 1000); err == nil || !strings.Contains(err.Error(), "line longer than") {
 		t.Fatalf("a 10 MB line with a 1000-byte limit: %v", err)
+	}
+}
+
+func TestReweightedScalesEachLabelToTheMix(t *testing.T) {
+	r := Report{PerLabel: map[string]Scores{
+		// DNA: 10 gold, 5 found, 5 false alarms; protein: 10 gold, 9 found, 1 false alarm.
+		"DNA":     {Counts: Counts{TP: 5, FP: 5, FN: 5}, Support: 10},
+		"protein": {Counts: Counts{TP: 9, FP: 1, FN: 1}, Support: 10},
+		"other":   {Counts: Counts{TP: 1, FP: 100, FN: 0}, Support: 1}, // not in the mix: ignored
+	}}
+	for _, tc := range []struct {
+		name string
+		mix  map[string]int
+		p, r float64
+	}{
+		{"equal mix is plain micro over the mixed labels", map[string]int{"DNA": 1, "protein": 1}, 14.0 / 20, 14.0 / 20},
+		{"protein-heavy mix", map[string]int{"DNA": 10, "protein": 90}, (5 + 81.0) / (10 + 90), (5 + 81.0) / 100},
+		{"DNA only", map[string]int{"DNA": 3}, 0.5, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := r.Reweighted(tc.mix)
+			if math.Abs(s.Precision-tc.p) > 1e-9 || math.Abs(s.Recall-tc.r) > 1e-9 {
+				t.Fatalf("P %v R %v, want %v %v", s.Precision, s.Recall, tc.p, tc.r)
+			}
+			if f := 2 * tc.p * tc.r / (tc.p + tc.r); math.Abs(s.F1-f) > 1e-9 {
+				t.Fatalf("F1 %v, want %v", s.F1, f)
+			}
+		})
+	}
+	if s := (Report{}).Reweighted(JNLPBAEvaluationMix); s.Support != 0 || s.F1 != 0 {
+		t.Fatalf("empty report reweighted = %+v", s)
 	}
 }

