@@ -12,7 +12,9 @@ transposed to the layout the contrib op expects ([dirs, input, 4*hidden]).
 With --matmul, every MatMul whose second input is a 2-D weight also becomes
 DynamicQuantizeMatMul (weights per output column, the same rule): that is what
 a BERT-shaped graph needs. Activations are quantized dynamically at run time
-by the ops themselves; every other node stays float32. The bundle's other
+by the ops themselves; every other node stays float32. Weights stored as
+float16 + Cast (or shared through Identity) are read through those nodes
+(which are dropped once unused). The bundle's other
 files are copied; config.json's nerstream.name becomes NAME.
 
   quantize_lstm.py [--matmul] IN_BUNDLE OUT_BUNDLE NAME
@@ -40,6 +42,11 @@ def main(src, dst, name, matmul=False):
     model = onnx.load(src / "model.onnx")
     g = model.graph
     inits = {t.name: t for t in g.initializer}
+    # weights stored as float16 + Cast (export_ensemble.py / export_v2.py --fp16), or shared through an
+    # Identity (the exporter's deduplication): read through them (nodes are in topological order)
+    for node in g.node:
+        if node.op_type in ("Cast", "Identity") and node.input[0] in inits and node.output[0] not in inits:
+            inits[node.output[0]] = inits[node.input[0]]
     new_nodes, n = [], 0
     for node in g.node:
         if matmul and node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2:
@@ -79,7 +86,14 @@ def main(src, dst, name, matmul=False):
         sys.exit(f"{src}/model.onnx has nothing to quantize")
     del g.node[:]
     g.node.extend(new_nodes)
-    used = {i for nd in g.node for i in nd.input}
+    # drop Casts (and then initializers) nothing reads any more, until nothing changes
+    while True:
+        used = {i for nd in g.node for i in nd.input} | {o.name for o in g.output}
+        live = [nd for nd in g.node if nd.op_type not in ("Cast", "Identity") or nd.output[0] in used]
+        if len(live) == len(g.node):
+            break
+        del g.node[:]
+        g.node.extend(live)
     keep = [t for t in g.initializer if t.name in used]
     del g.initializer[:]
     g.initializer.extend(keep)
