@@ -24,8 +24,9 @@ type GuardedRunner struct {
 // Guard wraps r so that a panic inside Run (e.g. in the inference runtime)
 // is contained: it is logged with its stack, the batch is retried once, and
 // a second panic returns an error wrapping ErrModelPanic instead of
-// crashing the process. The annotator then stops with that error; worker run
-// commits nothing past the batch's records (see internal/stream).
+// crashing the process. The Annotator then fails only the documents with a
+// window in that batch (Result.Err) and goes on; worker run dead-letters
+// them (reason model_failure) before committing past their records.
 func Guard(r Runner, log *slog.Logger) *GuardedRunner {
 	if log == nil {
 		log = slog.Default()
@@ -42,7 +43,7 @@ func (g *GuardedRunner) Run(ctx context.Context, ids, mask []int64) ([]float32, 
 	g.log.Warn("model panicked on a batch; retrying it once", "err", err)
 	logits, err = g.try(ctx, ids, mask)
 	if errors.Is(err, ErrModelPanic) {
-		g.log.Error("model panicked twice on the same batch; stopping", "err", err)
+		g.log.Error("model panicked twice on the same batch; its documents fail", "err", err)
 	}
 	return logits, err
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -50,5 +53,80 @@ func TestGuardContainsAModelPanicAndRetriesOnce(t *testing.T) {
 				t.Fatalf("calls %d panics %d, want %d and %d", p.calls, g.Panics.Load(), tc.calls, tc.panics)
 			}
 		})
+	}
+}
+
+// panicOn panics on the batches (calls, 1-based) in bad, then runs next.
+type panicOn struct {
+	next Runner
+	mu   sync.Mutex
+	call int
+	bad  map[int]bool
+}
+
+func (p *panicOn) BatchSize() int { return p.next.BatchSize() }
+func (p *panicOn) SeqLen() int    { return p.next.SeqLen() }
+func (p *panicOn) NumLabels() int { return p.next.NumLabels() }
+func (p *panicOn) Run(ctx context.Context, ids, mask []int64) ([]float32, error) {
+	p.mu.Lock()
+	p.call++
+	bad := p.bad[p.call]
+	p.mu.Unlock()
+	if bad {
+		panic("onnxruntime: segfault-like failure")
+	}
+	return p.next.Run(ctx, ids, mask)
+}
+
+// A batch the model panics on twice fails only its own documents (Result.Err
+// wraps ErrModelPanic, no chunks); documents before and after it are
+// annotated as if nothing happened, and Each reports the failure by name.
+func TestModelPanicTwiceFailsOnlyThatBatchsDocuments(t *testing.T) {
+	tok := loadTok(t)
+	docs := []Doc{{ID: "a", Text: "IL-2 activates NF-kappa B."}, {ID: "b", Text: "Jurkat T cells express CD28."},
+		{ID: "c", Text: "c-fos mRNA was induced."}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := DefaultOptions()
+	opts.Packing = PackSentence // one window per document, one window per batch (B=1)
+	clean, _ := New(tok, newFake(t, tok, 1, byID), jnlpbaLabels, opts)
+	want, err := clean.Annotate(context.Background(), docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Batch 2 (document b) panics, and so does its retry (call 3).
+	g := Guard(&panicOn{next: newFake(t, tok, 1, byID), bad: map[int]bool{2: true, 3: true}}, quiet)
+	a, _ := New(tok, g, jnlpbaLabels, opts)
+	in := make(chan Doc, len(docs))
+	for _, d := range docs {
+		in <- d
+	}
+	close(in)
+	out := make(chan Result, len(docs))
+	if err := a.Run(context.Background(), in, out); err != nil {
+		t.Fatalf("Run stopped: %v", err)
+	}
+	var got []Result
+	for r := range out {
+		got = append(got, r)
+	}
+	if len(got) != 3 || got[0].Doc.ID != "a" || got[1].Doc.ID != "b" || got[2].Doc.ID != "c" {
+		t.Fatalf("results %v, want a, b, c in order", got)
+	}
+	if !errors.Is(got[1].Err, ErrModelPanic) || len(got[1].Chunks) != 0 {
+		t.Fatalf("b: err %v, %d chunks; want ErrModelPanic and none", got[1].Err, len(got[1].Chunks))
+	}
+	for _, i := range []int{0, 2} {
+		if got[i].Err != nil || !reflect.DeepEqual(got[i].Chunks, want[i].Chunks) {
+			t.Fatalf("%s: err %v chunks %v, want %v", got[i].Doc.ID, got[i].Err, got[i].Chunks, want[i].Chunks)
+		}
+	}
+	if g.Panics.Load() != 2 {
+		t.Fatalf("%d panics contained, want 2", g.Panics.Load())
+	}
+	// Each (annotate, eval) stops at the failed document and names it.
+	a2, _ := New(tok, Guard(&panicOn{next: newFake(t, tok, 1, byID), bad: map[int]bool{2: true, 3: true}}, quiet), jnlpbaLabels, opts)
+	_, err = a2.Annotate(context.Background(), docs)
+	if !errors.Is(err, ErrModelPanic) || !strings.Contains(err.Error(), `"b"`) {
+		t.Fatalf("Annotate err = %v, want ErrModelPanic naming document b", err)
 	}
 }

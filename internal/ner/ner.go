@@ -115,6 +115,12 @@ type Result struct {
 	Words     int
 	Pieces    int // wordpieces
 	Windows   int // windows this document occupies (shared windows count for each document in them)
+	// Err is set when the model failed on a batch holding one of the
+	// document's windows (it wraps ErrModelPanic: the GuardedRunner's retry
+	// panicked too); the Result then has no chunks. Other documents go on.
+	// Each and Annotate return it as their error; worker run dead-letters the
+	// document (internal/stream).
+	Err error
 }
 
 // Stats are cumulative counters of an Annotator.
@@ -231,7 +237,12 @@ func (a *Annotator) Each(ctx context.Context, docs []Doc, fn func(Result) error)
 	var fnErr error
 	for r := range out {
 		if fnErr == nil {
-			if fnErr = fn(r); fnErr != nil {
+			if r.Err != nil {
+				fnErr = fmt.Errorf("document %q: %w", r.Doc.ID, r.Err)
+			} else {
+				fnErr = fn(r)
+			}
+			if fnErr != nil {
 				cancel()
 			}
 		}
@@ -245,7 +256,9 @@ func (a *Annotator) Each(ctx context.Context, docs []Doc, fn func(Result) error)
 // Run reads documents from in until it is closed (or ctx ends), and sends
 // each document's Result to out in input order. It closes out before
 // returning. A model error stops the pipeline and is returned; documents not
-// yet emitted are not sent.
+// yet emitted are not sent. The exception is a contained model panic
+// (ErrModelPanic from a GuardedRunner): only the documents with a window in
+// that batch fail, each with Result.Err, and the pipeline goes on.
 func (a *Annotator) Run(ctx context.Context, in <-chan Doc, out chan<- Result) error {
 	defer close(out)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -298,6 +311,7 @@ type docState struct {
 	seen    int // written by decode only
 	words   int
 	pieces  int
+	err     error // written by decode only: a batch holding one of its windows failed
 }
 
 type sentState struct {
@@ -330,6 +344,7 @@ type batch struct {
 	rows      []window
 	logits    []float32
 	used      int
+	err       error // the model failed on this batch (ErrModelPanic); no logits
 }
 
 func (a *Annotator) newBatch() *batch {
@@ -341,13 +356,17 @@ func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item
 		if b := it.b; b != nil {
 			t0 := time.Now()
 			logits, err := a.run.Run(ctx, b.ids, b.mask)
-			if err != nil {
+			b.err = nil
+			switch {
+			case errors.Is(err, ErrModelPanic):
+				b.err = err // its documents fail; the others go on
+			case err != nil:
 				return err
-			}
-			if len(logits) != len(b.logits) {
+			case len(logits) != len(b.logits):
 				return fmt.Errorf("ner: model returned %d logits, want %d", len(logits), len(b.logits))
+			default:
+				copy(b.logits, logits)
 			}
-			copy(b.logits, logits)
 			d := time.Since(t0)
 			a.mu.Lock()
 			a.stats.Batches++
@@ -376,7 +395,11 @@ func (a *Annotator) decode(ctx context.Context, inc <-chan item, out chan<- Resu
 	for it := range inc {
 		if b := it.b; b != nil {
 			for r, w := range b.rows {
-				a.scatter(b.logits[r*a.T*a.L:(r+1)*a.T*a.L], w)
+				if b.err != nil {
+					a.fail(w, b.err)
+				} else {
+					a.scatter(b.logits[r*a.T*a.L:(r+1)*a.T*a.L], w)
+				}
 			}
 			free <- b
 		} else {
@@ -404,6 +427,18 @@ func (a *Annotator) decode(ctx context.Context, inc <-chan item, out chan<- Resu
 		return fmt.Errorf("ner: document %q: %d of %d windows came back (bug)", queue[0].doc.doc.ID, queue[0].doc.seen, queue[0].total)
 	}
 	return nil
+}
+
+// fail marks the documents of a window whose batch the model failed on.
+func (a *Annotator) fail(w window, err error) {
+	var last *docState
+	for _, pc := range w.pieces {
+		if d := pc.s.doc; d != last {
+			d.seen++
+			d.err = err
+			last = d
+		}
+	}
 }
 
 // scatter copies a window's logits to its sentences' wordpieces where this
@@ -449,6 +484,10 @@ type scratch struct {
 // finish decodes a fully scored document into chunks.
 func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
 	res := Result{Doc: d.doc, Sentences: len(d.sents), Words: d.words, Pieces: d.pieces, Windows: d.windows}
+	if d.err != nil {
+		res.Err = d.err
+		return res, nil
+	}
 	for _, s := range d.sents {
 		if len(s.ids) == 0 {
 			continue

@@ -64,6 +64,18 @@ func (w *Worker) rejects(ctx context.Context, r queue.Record, b *document.Batch,
 	return b, nil
 }
 
+// deadLetterDoc dead-letters one document the model failed on (reason
+// model_failure); an error means it was not written and nothing past its
+// record may be committed.
+func (w *Worker) deadLetterDoc(ctx context.Context, e *entry, cause error) error {
+	raw, err := document.EncodeDocument(e.doc)
+	if err != nil {
+		return fmt.Errorf("partition %d offset %d: %w: %v", e.ps.p, e.rec.offset, ErrDeadLetterFailed, err)
+	}
+	r := queue.Record{Topic: w.cfg.Topic, Partition: e.ps.p, Offset: e.rec.offset, Time: e.rec.time}
+	return w.sendDocDeadLetter(ctx, r, e.bid, e.idx, e.doc.ID, raw, cause, "model_failure")
+}
+
 func (w *Worker) sendDocDeadLetter(ctx context.Context, r queue.Record, batchID string, index int, id string, raw []byte, cause error, reason string) error {
 	dr := r
 	dr.Value = raw

@@ -42,9 +42,13 @@ func (d *limitDLQ) Send(_ context.Context, r queue.Record, _ error, extra map[st
 var dlPart0 = queuetest.NewPartition("docs", 0)
 
 func startDL(t *testing.T, store *memStore, dlq DeadLetterer, m *metrics.Metrics, cfg Config) (*Worker, chan error) {
+	return startDLWith(t, store, dlq, m, cfg, fakeAnnotator{})
+}
+
+func startDLWith(t *testing.T, store *memStore, dlq DeadLetterer, m *metrics.Metrics, cfg Config, ann Annotator) (*Worker, chan error) {
 	t.Helper()
 	cfg.Topic, cfg.ModelName, cfg.ModelVersion, cfg.ModelDir = "docs", "tiny", "abc", "tiny-abc"
-	w, err := New(cfg, fakeAnnotator{}, store, dlq, m, nil)
+	w, err := New(cfg, ann, store, dlq, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +180,77 @@ func TestOversizeBatchIsSplitIntoDocumentDeadLetters(t *testing.T) {
 	if last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0); !ok || last != 0 {
 		t.Fatal("the split record must be covered by a file")
 	}
+}
+
+// batchRecord encodes one record of documents with the given texts (ids
+// <prefix>0, <prefix>1, ...).
+func batchRecord(t *testing.T, offset int64, prefix string, texts ...string) queue.Record {
+	t.Helper()
+	b := document.Batch{SchemaVersion: document.SchemaVersion, ID: prefix, Source: document.Source{File: "t.jsonl", First: offset, Last: offset}}
+	for i, tx := range texts {
+		b.Documents = append(b.Documents, document.Document{ID: fmt.Sprintf("%s%d", prefix, i), Text: tx})
+	}
+	v, err := document.EncodeBatch(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queue.Record{Topic: "docs", Offset: offset, Value: v, Time: time.UnixMilli(1_700_000_000_000 + offset)}
+}
+
+// A document the model fails on (it panicked twice on its batch) is
+// dead-lettered alone with reason model_failure; its record-mates are stored
+// and the partition goes on. When that dead letter cannot be written, the
+// worker stops without storing (or committing) its record.
+func TestModelFailureDeadLettersTheDocument(t *testing.T) {
+	recs := []queue.Record{
+		batchRecord(t, 0, "x", "Alpha one.", "Beta two.", "Gamma three."),
+		batchRecord(t, 1, "y", "Delta four.", "PANIC Epsilon five.", "Zeta six."),
+	}
+	ann := fakeAnnotator{failOn: "PANIC"}
+	t.Run("dead-lettered", func(t *testing.T) {
+		dlq := &limitDLQ{max: 1 << 20}
+		st, m := newMemStore(), metrics.New()
+		w, done := startDLWith(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour}, ann)
+		if err := w.Records(context.Background(), dlPart0, recs); err != nil {
+			t.Fatalf("Records: %v", err)
+		}
+		w.Stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if len(dlq.sent) != 1 || dlq.hdr[0][document.HeaderDocID] != "y1" || dlq.sent[0].Offset != 1 || dlq.hdr[0][document.HeaderDocIndex] != "1" {
+			t.Fatalf("dead letters %v %v, want document y1 of offset 1", dlq.sent, dlq.hdr)
+		}
+		var d document.Document
+		if err := json.Unmarshal(dlq.sent[0].Value, &d); err != nil || d.Text != "PANIC Epsilon five." {
+			t.Fatalf("dead letter value %q (%v), want the document itself", dlq.sent[0].Value, err)
+		}
+		if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues("model_failure")); got != 1 {
+			t.Fatalf("dead_letters_total{reason=model_failure} = %v, want 1", got)
+		}
+		docs := storedDocs(st)
+		if len(docs) != 5 || docs["y1"] || !docs["y0"] || !docs["y2"] {
+			t.Fatalf("stored %v, want the 5 other documents", docs)
+		}
+		if last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0); !ok || last != 1 {
+			t.Fatalf("stored up to %d (%v), want 1: the partition goes on", last, ok)
+		}
+	})
+	t.Run("dead letter not written", func(t *testing.T) {
+		dlq := &limitDLQ{max: -1}
+		st, m := newMemStore(), metrics.New()
+		w, done := startDLWith(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour}, ann)
+		_ = w.Records(context.Background(), dlPart0, recs) // may return early once the worker fails
+		err := <-done
+		if !errors.Is(err, ErrDeadLetterFailed) {
+			t.Fatalf("Run = %v, want ErrDeadLetterFailed", err)
+		}
+		w.Stop()
+		if last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0); ok && last != 0 {
+			t.Fatalf("stored up to %d, want 0: nothing at or past the record whose dead letter failed", last)
+		}
+		if testutil.ToFloat64(m.DeadLetterFailures) != 1 {
+			t.Fatalf("dead-letter failures = %v, want 1", testutil.ToFloat64(m.DeadLetterFailures))
+		}
+	})
 }

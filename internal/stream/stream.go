@@ -155,6 +155,8 @@ type entry struct {
 	ps   *partState
 	rec  *recInfo          // entryDoc, entryRecordEnd
 	doc  document.Document // entryDoc
+	bid  string            // entryDoc: its batch's id
+	idx  int               // entryDoc: its index in the batch
 	now  time.Time         // entryIdle: taken before asking for hwm
 	hwm  int64             // entryIdle: the partition's high-water mark as of now
 	done chan struct{}     // entryBarrier: closed once everything before it is uploaded
@@ -175,6 +177,8 @@ type upload struct {
 	key     sink.Key
 	rows    []sink.Row
 	barrier chan struct{} // instead of a file: close it
+	dead    *entry        // instead of a file: dead-letter this document (the model failed on it)
+	cause   error
 }
 
 // Assigned implements queue.Handler: resume after the last offset in storage.
@@ -252,12 +256,12 @@ func (w *Worker) Records(ctx context.Context, p queue.Partition, recs []queue.Re
 		}
 		items = items[:0]
 		if b != nil {
-			for _, d := range b.Documents {
+			for i, d := range b.Documents {
 				text := d.Content()
 				if d.Op == document.OpDelete {
 					text = ""
 				}
-				items = append(items, ner.Item[entry]{Doc: ner.Doc{ID: d.ID, Text: text}, Meta: entry{kind: entryDoc, ps: ps, rec: ri, doc: d}})
+				items = append(items, ner.Item[entry]{Doc: ner.Doc{ID: d.ID, Text: text}, Meta: entry{kind: entryDoc, ps: ps, rec: ri, doc: d, bid: b.ID, idx: i}})
 			}
 		}
 		items = append(items, ner.Item[entry]{Marker: true, Meta: entry{kind: entryRecordEnd, ps: ps, rec: ri}})
@@ -367,6 +371,13 @@ func (w *Worker) dispatch(out <-chan ner.Annotated[entry]) {
 		}
 		switch e.kind {
 		case entryDoc:
+			if err := a.Result.Err; err != nil {
+				// The model failed on this document (panicked twice): dead-letter
+				// it through the uploader, which runs in order, so that it is
+				// written before any file that commits past its record.
+				w.uploads <- upload{ps: ps, dead: &e, cause: err}
+				continue
+			}
 			ps.recRows = append(ps.recRows, w.rows(ps, e, a.Result)...)
 			w.m.Docs.WithLabelValues(string(e.doc.Op)).Inc()
 			for _, c := range a.Result.Chunks {
@@ -451,6 +462,16 @@ func (w *Worker) uploader(ctx context.Context) error {
 	for u := range w.uploads {
 		if u.barrier != nil {
 			close(u.barrier)
+			continue
+		}
+		if u.dead != nil {
+			if err := w.deadLetterDoc(ctx, u.dead, u.cause); err != nil {
+				go func() {
+					for range w.uploads {
+					}
+				}()
+				return err
+			}
 			continue
 		}
 		t0 := time.Now()

@@ -86,12 +86,23 @@ func (d *memDLQ) Send(_ context.Context, r queue.Record, cause error, extra map[
 
 // fakeAnnotator labels every word that starts with an upper-case letter as
 // a protein, one sentence per document: deterministic, in order, no model.
-type fakeAnnotator struct{}
+// A document containing failOn (when set) fails as if the model had panicked
+// on it twice.
+type fakeAnnotator struct{ failOn string }
 
-func (fakeAnnotator) Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error {
+func (f fakeAnnotator) Run(ctx context.Context, in <-chan ner.Doc, out chan<- ner.Result) error {
 	defer close(out)
 	for d := range in {
 		r := ner.Result{Doc: d}
+		if f.failOn != "" && strings.Contains(d.Text, f.failOn) {
+			r.Err = fmt.Errorf("%w: injected", ner.ErrModelPanic)
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
 		runes := []rune(d.Text)
 		for i := 0; i < len(runes); {
 			if unicode.IsSpace(runes[i]) {
