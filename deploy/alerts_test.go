@@ -33,6 +33,7 @@ func TestAlertsUseRealMetrics(t *testing.T) {
 	m.PartitionStuck.WithLabelValues("0").Set(0) // vectors appear once they have a child
 	m.DeadLetters.WithLabelValues("x")
 	m.Lag.WithLabelValues("0")
+	m.HeldRecords.WithLabelValues("0")
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

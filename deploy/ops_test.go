@@ -85,7 +85,7 @@ func readmeAnchors(t *testing.T) map[string]bool {
 var wantAlerts = []string{
 	"NerstreamConsumerLagGrowing", "NerstreamNoProgress", "NerstreamUploadErrors",
 	"NerstreamDeadLetters", "NerstreamWorkerRestarts", "NerstreamWorkerDown",
-	"NerstreamPartitionStopped", "NerstreamPartitionStuck", "NerstreamDeadLetterFailures",
+	"NerstreamPartitionStopped", "NerstreamPartitionStuck", "NerstreamDeadLetterFailures", "NerstreamRecordsHeld",
 }
 
 // TestAlertRules: promtool accepts the rules and the Prometheus config that

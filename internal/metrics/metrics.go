@@ -38,6 +38,7 @@ const (
 	NameUploadRows         = "nerstream_upload_rows_total"
 	NameLag                = "nerstream_consumer_lag_records"
 	NamePartitions         = "nerstream_assigned_partitions"
+	NameHeldRecords        = "nerstream_held_records"
 )
 
 // Metrics holds the worker's collectors on their own registry.
@@ -67,6 +68,11 @@ type Metrics struct {
 	UploadRows     prometheus.Counter
 	Lag            *prometheus.GaugeVec // by partition
 	Partitions     prometheus.Gauge
+	// HeldRecords counts, by partition, records at the partition's end that
+	// are annotated but held in an open file because their timestamps lie in
+	// a future time bucket (a producer clock ahead): the file can only be
+	// closed deterministically by the next record or when the bucket ends.
+	HeldRecords *prometheus.GaugeVec
 
 	ready atomic.Bool
 	h     health
@@ -99,10 +105,11 @@ func New() *Metrics {
 	m.DeadLetterFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: NameDeadLetterFailures, Help: "Dead letters that could not be written; the partition stops without committing past them."})
 	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: NamePartitionsStopped, Help: "Partitions stopped because they could not progress (alert on any increase)."})
 	m.PartitionStuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NamePartitionStuck, Help: "1 while a partition cannot progress (every fetch fails), by partition."}, []string{"partition"})
+	m.HeldRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameHeldRecords, Help: "Records at a partition's end held in an open file because their timestamps are in a future time bucket (producer clock ahead), by partition."}, []string{"partition"})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: NamePartitions, Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
-		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck,
+		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck, m.HeldRecords,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

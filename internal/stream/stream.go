@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,7 @@ type openFile struct {
 	bytes       int64
 	bucket      int64
 	rows        []sink.Row
+	heldWarned  bool // checkHeld reported this file
 }
 
 type recInfo struct {
@@ -397,7 +399,9 @@ func (w *Worker) dispatch(out <-chan ner.Annotated[entry]) {
 			end := time.UnixMilli((ps.file.bucket + 1) * w.cfg.FlushInterval.Milliseconds())
 			if ps.file.last+1 == e.hwm && !e.now.Before(end.Add(w.cfg.IdleGrace)) {
 				w.rotate(ps)
+				continue
 			}
+			w.checkHeld(ps, e.now, e.hwm, end)
 		}
 	}
 	// Shutdown: partially filled files are dropped (see package doc).
@@ -451,9 +455,32 @@ func (w *Worker) rows(ps *partState, e entry, r ner.Result) []sink.Row {
 	return rows
 }
 
+// checkHeld reports an idle partition whose open file cannot be closed
+// because its time bucket starts in the future: the records' timestamps are
+// ahead of this worker's clock (by more than the grace). Closing it by the
+// clock would let two owners cut the file at different offsets, so it stays
+// open until the next record (a different bucket) or the bucket's end; the
+// gauge and one warning per file make the wait visible.
+func (w *Worker) checkHeld(ps *partState, now time.Time, hwm int64, end time.Time) {
+	f := ps.file
+	start := end.Add(-w.cfg.FlushInterval)
+	if f.last+1 != hwm || !now.Add(w.cfg.IdleGrace).Before(start) {
+		return
+	}
+	w.m.HeldRecords.WithLabelValues(strconv.Itoa(ps.p)).Set(float64(f.count))
+	if !f.heldWarned {
+		f.heldWarned = true
+		w.log.Warn("records held: their timestamps are in the future (producer clock ahead?); the file closes at the partition's next record or when its time bucket ends",
+			"partition", ps.p, "first", f.first, "last", f.last, "records", f.count, "bucket_start", start.UTC(), "ahead", start.Sub(now).Round(time.Second))
+	}
+}
+
 func (w *Worker) rotate(ps *partState) {
 	f := ps.file
 	ps.file = nil
+	if f.heldWarned {
+		w.m.HeldRecords.WithLabelValues(strconv.Itoa(ps.p)).Set(0)
+	}
 	k := sink.Key{Model: w.cfg.ModelDir, Topic: w.cfg.Topic, Partition: ps.p, First: f.first, Last: f.last}
 	w.uploads <- upload{ps: ps, key: k, rows: f.rows}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nerstream/nerstream/internal/queue"
 	"github.com/nerstream/nerstream/internal/queue/queuetest"
 	"github.com/nerstream/nerstream/internal/sink"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // memStore is an in-memory Store keyed like the real one.
@@ -712,4 +713,36 @@ func TestRevokedMidRecordEndsItsGroup(t *testing.T) {
 	if len(st.files) != 2 {
 		t.Fatalf("files %v, want partition 1's two", st.sortedKeys())
 	}
+}
+
+// Records whose timestamps are in a future bucket (producer clock ahead) are
+// held at the partition's end — closing them by this worker's clock could cut
+// the file at a different offset than another owner — but the hold is
+// visible (nerstream_held_records) and ends with the next record.
+func TestFutureTimestampedRecordsAreHeldVisiblyUntilTheNextRecord(t *testing.T) {
+	now := time.Now().Truncate(time.Minute)
+	future := records(t, 2, 3, now.Add(365*24*time.Hour))
+	st := newMemStore()
+	h := start(t, st, Config{FlushRecords: 100, FlushInterval: time.Minute, IdleGrace: time.Second})
+	h.feed(t, 2, future, 3)
+	h.w.now = func() time.Time { return now.Add(5 * time.Minute) }
+	h.part(2).SetHighWatermark(3, nil)
+	held := func() float64 { return testutil.ToFloat64(h.w.m.HeldRecords.WithLabelValues("2")) }
+	if err := h.w.Records(context.Background(), h.part(2), nil); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(t)
+	if n := len(st.sortedKeys()); n != 0 || held() != 3 {
+		t.Fatalf("files %v, held %v: want nothing written and 3 records reported held", st.sortedKeys(), held())
+	}
+	// The next record (a sane clock: another bucket) closes the held file.
+	next := records(t, 2, 4, now)[3]
+	if err := h.w.Records(context.Background(), h.part(2), []queue.Record{next}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(t)
+	if got := st.sortedKeys(); len(got) != 1 || st.keys[got[0]].First != 0 || st.keys[got[0]].Last != 2 || held() != 0 {
+		t.Fatalf("files %v, held %v: want the held file 0-2 written and the gauge back to 0", got, held())
+	}
+	h.stop(t)
 }
