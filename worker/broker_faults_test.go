@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nerstream/nerstream/internal/broker"
+	"github.com/nerstream/nerstream/internal/metrics"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestBrokerRestartMidRun stops the embedded broker (kfake with its data
@@ -68,6 +70,53 @@ func TestBrokerRestartMidRun(t *testing.T) {
 			t.Fatalf("worker %d logged no warning naming the broker during the outage", i)
 		}
 	}
+	c.stopAll()
+	checkExactlyOnce(t, rows, docs, 2)
+}
+
+// TestDroppedBrokerConnections has the broker close the connection of the
+// workers' next fetch, offset, heartbeat and commit requests (as a
+// flaky network or a load balancer would) in two waves while two workers
+// stream: they recover without a restart of their own, count the failures in
+// nerstream_broker_errors_total, warn naming the broker, and the output holds
+// every chunk exactly once.
+func TestDroppedBrokerConnections(t *testing.T) {
+	c := newCluster(t, 4)
+	docs := testDocs(t, 80)
+	c.startWorker(0)
+	c.startWorker(1)
+	c.waitJoined(0, 60*time.Second)
+	c.waitJoined(1, 60*time.Second)
+	// Not Metadata or Produce: the test's own publisher needs those.
+	keys := []int16{kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16(), kmsg.Heartbeat.Int16(), kmsg.OffsetCommit.Int16()}
+	wave1 := c.b.DropConnections(12, keys...)
+	c.publish(docs[:40], 2, 0)
+	c.waitRows(ids(docs[:40]), 120*time.Second)
+	wave2 := c.b.DropConnections(12, keys...)
+	c.publish(docs[40:], 2, 0)
+	rows := c.waitRows(ids(docs), 120*time.Second)
+	if wave1() == 0 || wave2() == 0 {
+		t.Fatalf("dropped %d and %d connections: the faults never hit", wave1(), wave2())
+	}
+	var errs float64
+	for i := range 2 {
+		c.mu.Lock()
+		addr := c.metrics[i]
+		c.mu.Unlock()
+		s, err := metrics.Scrape(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs += s[metrics.NameBrokerErrors]
+		log, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), fmt.Sprintf("worker-%d.log", i)))
+		if n := strings.Count(string(log), `"msg":"worker running"`); n != 1 {
+			t.Fatalf("worker %d started %d times", i, n)
+		}
+	}
+	if errs == 0 {
+		t.Fatalf("%s is 0 on both workers after %d dropped connections", metrics.NameBrokerErrors, wave1()+wave2())
+	}
+	t.Logf("%d connections dropped; %s = %v across the workers", wave1()+wave2(), metrics.NameBrokerErrors, errs)
 	c.stopAll()
 	checkExactlyOnce(t, rows, docs, 2)
 }

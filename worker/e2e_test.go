@@ -394,7 +394,7 @@ func annotateInProcess(t *testing.T, docs []document.Document, per int) map[stri
 		}
 	}()
 	out := map[string][]ner.Chunk{}
-	en := enrich.New(enrich.WithAbbreviations(true)) // worker run's default: short forms take the long form's type
+	en := enrich.Default() // worker run's defaults: abbreviation typing, consistent repeated mentions
 	for r := range res {
 		if r.Marker {
 			continue

@@ -55,7 +55,7 @@ func testShippedModel(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	rep, err := evalDocs(context.Background(), ann, enrich.New(enrich.WithAbbreviations(true)), sample, 0)
+	rep, err := evalDocs(context.Background(), ann, enrich.Default(), sample, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

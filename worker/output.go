@@ -26,8 +26,8 @@ type enrichFlags struct {
 }
 
 func (e *enrichFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&e.abbrev, "abbreviations", true, "resolve abbreviations: a short form gets abbreviation_of and its long form's type")
-	fs.BoolVar(&e.consist, "consistency", true, "repeated identical mentions in a document agree on one label (largest summed confidence; an abbreviation's long-form type wins)")
+	fs.BoolVar(&e.abbrev, "abbreviations", enrich.DefaultAbbreviations, "resolve abbreviations: a short form gets abbreviation_of and its long form's type")
+	fs.BoolVar(&e.consist, "consistency", enrich.DefaultConsistency, "repeated identical mentions in a document agree on one label (largest summed confidence; an abbreviation's long-form type wins)")
 	fs.StringVar(&e.genes, "genes", "", "gene dictionary built by setup (.cache/genes/hs.genes.tsv) for NCBI Gene ids on protein/DNA/RNA chunks (empty: off)")
 }
 

@@ -223,7 +223,8 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 		queue.WithConfig(f.kafka), queue.WithLogger(log), queue.WithFrom(from),
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
 		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval),
-		queue.WithFetchMaxBytes(f.fetchMaxBytes), queue.WithStuckReporter(queue.DefaultStuckAfter, r.m.SetStuck))
+		queue.WithFetchMaxBytes(f.fetchMaxBytes), queue.WithStuckReporter(queue.DefaultStuckAfter, r.m.SetStuck),
+		queue.WithBrokerErrors(func(op string) { r.m.BrokerErrors.WithLabelValues(op).Inc() }))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Option configures [Start].
@@ -182,4 +183,39 @@ func (b *Broker) createTopics(ctx context.Context, topics map[string]int, def in
 		}
 	}
 	return nil
+}
+
+// ErrInjectedDrop is the cause of the connection drops [Broker.DropConnections]
+// injects (it never reaches a client: the client sees its connection close).
+var ErrInjectedDrop = errors.New("broker: injected connection drop")
+
+// DropConnections is a fault injector for tests: the next n requests with
+// one of the given API keys (kmsg.Fetch, kmsg.OffsetCommit, ...; none: any
+// request) are not answered, and the connection each arrived on is closed,
+// as a broker restart or a network failure would. It returns a function that
+// reports how many connections were dropped so far.
+func (b *Broker) DropConnections(n int, keys ...int16) (dropped func() int) {
+	var mu sync.Mutex
+	count := 0
+	if len(keys) == 0 {
+		keys = []int16{-1}
+	}
+	for _, k := range keys {
+		b.cluster.ControlKey(k, func(kmsg.Request) (kmsg.Response, error, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if count >= n {
+				b.cluster.DropControl()
+				return nil, nil, false
+			}
+			count++
+			b.cluster.KeepControl()
+			return nil, ErrInjectedDrop, true
+		})
+	}
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return count
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestStartOptionErrors(t *testing.T) {
@@ -160,4 +161,37 @@ func readAll(ctx context.Context, t *testing.T, c *kafka.Client, topic string, p
 		}
 	}
 	return out
+}
+
+// DropConnections closes the connection of exactly the next n matching
+// requests; a client then sees a connection error, and the request after
+// them is served normally.
+func TestDropConnections(t *testing.T) {
+	b, err := Start(context.Background(), WithTopic("t", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dropped := b.DropConnections(2, kmsg.Metadata.Int16())
+	readPartitions := func() error {
+		conn, err := kafka.Dial("tcp", b.Addrs()[0])
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = conn.ReadPartitions("t")
+		return err
+	}
+	for i := range 2 {
+		if err := readPartitions(); err == nil {
+			t.Fatalf("metadata request %d was answered, want its connection dropped", i+1)
+		}
+	}
+	if err := readPartitions(); err != nil {
+		t.Fatalf("third metadata request: %v, want an answer", err)
+	}
+	if got := dropped(); got != 2 {
+		t.Fatalf("dropped %d connections, want 2", got)
+	}
 }

@@ -56,6 +56,18 @@ func WithConsistency(on bool) Option { return func(e *Enricher) { e.consist = on
 // its long form only); nil turns linking off.
 func WithLinker(l Linker) Option { return func(e *Enricher) { e.genes = l } }
 
+// The defaults of worker run, annotate and eval (their --abbreviations and
+// --consistency flags).
+const (
+	DefaultAbbreviations = true
+	DefaultConsistency   = true
+)
+
+// Default returns the Enricher of the commands' defaults (no gene linking).
+func Default() *Enricher {
+	return New(WithAbbreviations(DefaultAbbreviations), WithConsistency(DefaultConsistency))
+}
+
 // New returns an Enricher.
 func New(opts ...Option) *Enricher {
 	e := &Enricher{}

@@ -39,6 +39,7 @@ const (
 	NameLag                = "nerstream_consumer_lag_records"
 	NamePartitions         = "nerstream_assigned_partitions"
 	NameHeldRecords        = "nerstream_held_records"
+	NameBrokerErrors       = "nerstream_broker_errors_total"
 )
 
 // Metrics holds the worker's collectors on their own registry.
@@ -73,6 +74,9 @@ type Metrics struct {
 	// a future time bucket (a producer clock ahead): the file can only be
 	// closed deterministically by the next record or when the bucket ends.
 	HeldRecords *prometheus.GaugeVec
+	// BrokerErrors counts failed broker operations the consumer group
+	// retried, by op (join, metadata, fetch, offsets).
+	BrokerErrors *prometheus.CounterVec
 
 	ready atomic.Bool
 	h     health
@@ -106,10 +110,11 @@ func New() *Metrics {
 	m.PartitionsStopped = prometheus.NewCounter(prometheus.CounterOpts{Name: NamePartitionsStopped, Help: "Partitions stopped because they could not progress (alert on any increase)."})
 	m.PartitionStuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NamePartitionStuck, Help: "1 while a partition cannot progress (every fetch fails), by partition."}, []string{"partition"})
 	m.HeldRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameHeldRecords, Help: "Records at a partition's end held in an open file because their timestamps are in a future time bucket (producer clock ahead), by partition."}, []string{"partition"})
+	m.BrokerErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameBrokerErrors, Help: "Failed broker operations the consumer group retried (dropped connection, broker restart, unreachable leader), by op."}, []string{"op"})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: NamePartitions, Help: "Partitions owned by this worker."})
 	for _, c := range []prometheus.Collector{m.Records, m.Docs, m.Windows, m.Batches, m.TokenSlots, m.UsedSlots, m.SlotUtilization,
 		m.Chunks, m.BatchSeconds, m.DeadLetters, m.Uploads, m.UploadErrors, m.UploadSeconds, m.UploadRows, m.Lag, m.Partitions,
-		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck, m.HeldRecords,
+		m.DeadLetterFailures, m.PartitionsStopped, m.PartitionStuck, m.HeldRecords, m.BrokerErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -332,6 +332,7 @@ func (g *Group) Run(ctx context.Context, h Handler) error {
 				continue
 			}
 			failures++
+			g.brokerError("join")
 			g.logger.Warn("joining consumer group failed; retrying", "brokers", g.cfg.brokerList(), "attempt", failures, "err", err)
 			continue
 		}
@@ -367,6 +368,7 @@ func (g *Group) waitTopic(ctx context.Context) bool {
 			if err == nil {
 				err = errors.New("topic does not exist")
 			}
+			g.brokerError("metadata")
 			g.logger.Warn("waiting for topic", "brokers", g.cfg.brokerList(), "err", err)
 			warned = true
 		}
@@ -468,6 +470,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			if ctx.Err() != nil {
 				return nil
 			}
+			g.brokerError("fetch")
 			g.logger.Warn("fetch failed; retrying", "partition", partition, "offset", next, "brokers", g.cfg.brokerList(), "err", err)
 			g.failed(&failing, partition, next, err)
 			sleep(ctx, g.o.retryBackoff)
@@ -609,6 +612,7 @@ func (g *Group) defaultStart(ctx context.Context, partition int, committed int64
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		g.brokerError("offsets")
 		g.logger.Warn("resolving start offset failed; retrying", "partition", partition, "err", err)
 		sleep(ctx, g.o.retryBackoff)
 	}
@@ -705,5 +709,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+}
+
+// brokerError reports one failed broker operation (WithBrokerErrors).
+func (g *Group) brokerError(op string) {
+	if g.o.brokerErr != nil {
+		g.o.brokerErr(op)
 	}
 }

@@ -99,6 +99,16 @@ type groupOptions struct {
 	fetchMaxWait      time.Duration
 	retryBackoff      time.Duration
 	stuck             stuckSettings
+	brokerErr         func(op string)
+}
+
+// WithBrokerErrors calls fn once for every failed broker operation the group
+// retries — op is "join", "metadata", "fetch" or "offsets" — e.g. to count
+// them in a metric. A dropped connection, a restarting broker or an
+// unreachable leader show up there before anything is stuck. fn must not
+// block.
+func WithBrokerErrors(fn func(op string)) GroupSetting {
+	return func(g *groupOptions) { g.brokerErr = fn }
 }
 
 // GroupSetting is an option only [NewGroup] accepts.
