@@ -30,6 +30,13 @@ def main():
     ap.add_argument('--out', default=os.path.join(root, 'testdata', 'tinybert'))
     ap.add_argument('--steps', type=int, default=1500)
     ap.add_argument('--seed', type=int, default=7)
+    # shape (defaults: the 2-layer/32-hidden test fixture); e.g. --layers 4 --hidden 256 --heads 4 --inter 1024
+    # --steps 0 gives a random-weight BERT of a realistic shape for speed measurements (bench/peers)
+    ap.add_argument('--layers', type=int, default=2)
+    ap.add_argument('--hidden', type=int, default=32)
+    ap.add_argument('--heads', type=int, default=2)
+    ap.add_argument('--inter', type=int, default=128)
+    ap.add_argument('--name', default='')
     a = ap.parse_args()
     torch.set_num_threads(1)
     random.seed(a.seed)
@@ -37,7 +44,7 @@ def main():
     vocab = N.load_vocab(os.path.join(a.vocabdir, 'vocab.txt'))
     train = N.load_split(os.path.join(a.work, 'train.json'))
     devel = N.load_split(os.path.join(a.work, 'devel.json'))
-    m = N.TinyBert(len(vocab))
+    m = N.TinyBert(len(vocab), hidden=a.hidden, layers=a.layers, heads=a.heads, inter=a.inter)
     print('params', N.nparams(m), flush=True)
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     step, t0, ep = 0, time.time(), 0
@@ -57,7 +64,7 @@ def main():
             if step >= a.steps:
                 break
     m.eval()
-    ev = N.evaluate(m, devel, 'single')
+    ev = N.evaluate(m, devel[:20] if a.steps == 0 else devel, 'single')
     print('devel single F1 argmax %.2f viterbi %.2f' % (100 * ev['argmax']['f1'], 100 * ev['viterbi']['f1']), flush=True)
 
     os.makedirs(a.out, exist_ok=True)
@@ -71,9 +78,10 @@ def main():
     for f in ('tokenizer.json', 'vocab.txt', 'tokenizer_config.json'):
         shutil.copyfile(os.path.join(a.vocabdir, f), os.path.join(a.out, f))
     cfg = N.config_json('bert', 'BertForTokenClassification', {
-        'hidden_size': 32, 'num_hidden_layers': 2, 'num_attention_heads': 2, 'intermediate_size': 128,
+        'hidden_size': a.hidden, 'num_hidden_layers': a.layers, 'num_attention_heads': a.heads, 'intermediate_size': a.inter,
         'hidden_act': 'gelu', 'layer_norm_eps': 1e-12, 'type_vocab_size': 2,
-        'nerstream': {'decoding': 'bio-viterbi', 'max_length': 128, 'purpose': 'tests only',
+        'nerstream': {'decoding': 'bio-viterbi', 'max_length': 128, 'purpose': 'tests only' if a.steps else 'speed only (random weights)',
+                      **({'name': a.name} if a.name else {}),
                       'devel_f1_single_viterbi': round(100 * ev['viterbi']['f1'], 2)},
     })
     with open(os.path.join(a.out, 'config.json'), 'w') as f:
@@ -87,7 +95,7 @@ def main():
     att[0, 20:] = 0
     with torch.no_grad():
         lg = m(ids, att, torch.zeros_like(ids))
-    with open(os.path.join(a.work, 'tinybert_ref.json'), 'w') as f:
+    with open(os.path.join(a.work, 'tinybert_ref.json' if not a.name else a.name + '_ref.json'), 'w') as f:
         json.dump({'input_ids': ids.tolist(), 'attention_mask': att.tolist(), 'logits': lg.tolist()}, f)
     print('wrote', a.out)
 
