@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -132,14 +133,19 @@ func readInput(ctx context.Context, path string, maxDoc int) ([]ner.Doc, error) 
 	}
 	var docs []ner.Doc
 	firstLine := map[string]int64{}
+	var dupErr error // not a size problem: no --max-doc-bytes hint
 	_, err = document.ScanJSONL(ctx, br, name, document.Limits{MaxDocBytes: maxDoc}, document.StrictRejects(), func(d document.Document, line int64) error {
 		if first, dup := firstLine[d.ID]; dup {
-			return fmt.Errorf("duplicate document id %q (first on line %d); ids must be unique", d.ID, first)
+			dupErr = fmt.Errorf("duplicate document id %q (first on line %d); ids must be unique", d.ID, first)
+			return dupErr
 		}
 		firstLine[d.ID] = line
 		docs = append(docs, ner.Doc{ID: d.ID, Text: d.Content()})
 		return nil
 	})
+	if err != nil && dupErr != nil && errors.Is(err, dupErr) {
+		return nil, fmt.Errorf("annotate: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("annotate: %w (--max-doc-bytes %d)", err, maxDoc)
 	}

@@ -50,6 +50,10 @@ func TestReadInput(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
+				// The size hint belongs to size problems only.
+				if strings.Contains(tc.name, "duplicate") && strings.Contains(err.Error(), "--max-doc-bytes") {
+					t.Fatalf("err = %v: a duplicate id is not a size problem", err)
+				}
 				return
 			}
 			if err != nil {
