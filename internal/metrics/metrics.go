@@ -143,10 +143,14 @@ func (m *Metrics) SetLag(lag map[int]int64) {
 // SetReady flips /healthz between 200 and 503.
 func (m *Metrics) SetReady(ok bool) { m.ready.Store(ok) }
 
-// Handler serves /metrics and /healthz.
+// Handler serves /metrics, /healthz (readiness: 503 before the worker is
+// ready, while it drains, with a stuck partition, or without any partition
+// past the grace) and /livez (liveness: 200 while the process answers; a
+// restart would not fix what /healthz reports).
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "alive") })
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)

@@ -20,6 +20,12 @@ func TestHandlerServesNamedMetricsAndHealth(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Fatalf("healthz before ready = %d, want 503", resp.StatusCode)
 	}
+	// Liveness does not depend on readiness (nor on partitions, nor on stuck ones).
+	m.SetStuck(4, 10, true, context.DeadlineExceeded)
+	if resp, err := srv.Client().Get(srv.URL + "/livez"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("livez while not ready and stuck = %v %v, want 200", resp, err)
+	}
+	m.SetStuck(4, 10, false, nil)
 	m.SetReady(true)
 	m.ObserveBatch(3, 300, 1000, 40*time.Millisecond)
 	m.ObserveBatch(1, 100, 1000, 40*time.Millisecond)
