@@ -66,8 +66,7 @@ def main():
     best = ck['epoch']
     f1 = {md: {k: round(100 * ev[md][k]['f1'], 2) for k in ('argmax', 'viterbi')} for md in ev}
     conf = N.config_json('nerstream-bilstm', 'BiLSTMCharCNNForTokenClassification', {
-        'hidden_size': cfg['hidden'], 'num_layers': cfg['layers'], 'word_embedding_size': cfg['emb'],
-        'char_embedding_size': cfg['char_emb'], 'char_filters': cfg['char_filters'], 'max_chars_per_wordpiece': cfg['max_chars'],
+        **N.bilstm_config_fields(cfg),
         'nerstream': {
             'name': a.name, 'decoding': 'bio-viterbi', 'max_length': N.MAXLEN, 'inputs': ['input_ids', 'attention_mask'],
             'padding': 'right, id 0, attention_mask 0', 'label_of_word': 'first wordpiece',

@@ -94,6 +94,29 @@ def rounded_fp16(model):
     return r
 
 
+def load_members(paths, vocab):
+    """Load BiLSTMTagger checkpoints; members share one chars table (one constant in the graph)."""
+    members, cks = [], []
+    for p in paths:
+        m, ck = N.load_tagger(p, vocab)
+        members.append(m)
+        cks.append(ck)
+    for m in members[1:]:
+        assert torch.equal(m.chars, members[0].chars), 'members disagree on the chars table (vocabulary)'
+        m.chars = members[0].chars
+    return members, cks
+
+
+def export_onnx(module, onnx_path, tmp_path, fp16=True):
+    """Export module (bundle contract) to tmp_path, optionally shrink its initializers, check, save to onnx_path."""
+    N.export_token_classifier(module, tmp_path)
+    mp = onnx.load(tmp_path)
+    stats = shrink_initializers(mp) if fp16 else None
+    onnx.checker.check_model(mp)
+    onnx.save(mp, onnx_path)
+    return stats
+
+
 def f1_table(ev):
     return {md: {k: round(100 * ev[md][k]['f1'], 2) for k in ('argmax', 'viterbi')} for md in ev}
 
@@ -114,25 +137,14 @@ def main():
     assert len(a.ckpt) >= 2, 'an ensemble needs at least two --ckpt'
     torch.set_num_threads(1)
     vocab = N.load_vocab(os.path.join(a.vocabdir, 'vocab.txt'))
-    members, cks = [], []
-    for p in a.ckpt:
-        m, ck = N.load_tagger(p, vocab)
-        members.append(m)
-        cks.append(ck)
-    for m in members[1:]:
-        assert torch.equal(m.chars, members[0].chars), 'members disagree on the chars table (vocabulary)'
-        m.chars = members[0].chars  # one shared constant in the graph
+    members, cks = load_members(a.ckpt, vocab)
     ens = Ensemble(members).eval()
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.scratch, exist_ok=True)
     onnx_path = os.path.join(a.out, 'model.onnx')
     tmp_path = os.path.join(a.scratch, 'ensemble_fp32.onnx')
-    N.export_token_classifier(ens, tmp_path)
-    mp = onnx.load(tmp_path)
-    stats = shrink_initializers(mp)
-    onnx.checker.check_model(mp)
-    onnx.save(mp, onnx_path)
+    stats = export_onnx(ens, onnx_path, tmp_path)
     print('initializers: %s; fp32 export %.1f MB -> %s %.1f MB' % (
         json.dumps(stats), os.path.getsize(tmp_path) / 1e6, onnx_path, os.path.getsize(onnx_path) / 1e6))
 

@@ -19,13 +19,12 @@ import os
 import shutil
 import sys
 
-import onnx
 import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nerlib as N  # noqa: E402
-from export_ensemble import rounded_fp16, shrink_initializers  # noqa: E402
+from export_ensemble import export_onnx, load_members, rounded_fp16  # noqa: E402
 
 
 class MeanLogits(nn.Module):
@@ -68,27 +67,18 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     vocab = N.load_vocab(os.path.join(a.vocabdir, 'vocab.txt'))
-    members, cks = [], []
-    for p in a.ckpt:
-        m, ck = N.load_tagger(p, vocab)
+    members, cks = load_members(a.ckpt, vocab)
+    for p, m in zip(a.ckpt, members):
         assert m.crf is not None, '%s was not trained with --crf' % p
-        members.append(m)
-        cks.append(ck)
-    for m in members[1:]:
-        assert torch.equal(m.chars, members[0].chars), 'members disagree on the chars table (vocabulary)'
-        m.chars = members[0].chars
     ens = MeanLogits(members).eval()
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.scratch, exist_ok=True)
     onnx_path = os.path.join(a.out, 'model.onnx')
     tmp = os.path.join(a.scratch, 'fp32.onnx')
-    N.export_token_classifier(ens, tmp)
-    mp = onnx.load(tmp)
-    if a.fp16:
-        print('initializers: %s' % json.dumps(shrink_initializers(mp)))
-    onnx.checker.check_model(mp)
-    onnx.save(mp, onnx_path)
+    stats = export_onnx(ens, onnx_path, tmp, fp16=a.fp16)
+    if stats:
+        print('initializers: %s' % json.dumps(stats))
     print('model.onnx %.1f MB (fp32 export %.1f MB)' % (os.path.getsize(onnx_path) / 1e6, os.path.getsize(tmp) / 1e6))
     with open(os.path.join(a.out, 'crf.json'), 'w') as f:
         json.dump(ens.crf.to_json(), f)
@@ -126,8 +116,7 @@ def main():
     if len(members) > 1:
         arch = 'MeanOfLogits(%d x %s)' % (len(members), arch)
     conf = N.config_json('nerstream-bilstm', arch, {
-        'hidden_size': cfg['hidden'], 'num_layers': cfg['layers'], 'word_embedding_size': cfg['emb'],
-        'char_embedding_size': cfg['char_emb'], 'char_filters': cfg['char_filters'], 'max_chars_per_wordpiece': cfg['max_chars'],
+        **N.bilstm_config_fields(cfg),
         'nerstream': {
             'name': a.name, 'decoding': 'crf', 'max_length': N.MAXLEN, 'inputs': ['input_ids', 'attention_mask'],
             'padding': 'right, id 0, attention_mask 0', 'label_of_word': 'first wordpiece',

@@ -501,6 +501,13 @@ def config_json(model_type, arch, extra=None):
     return c
 
 
+def bilstm_config_fields(cfg):
+    """config.json's architecture fields of a BiLSTMTagger checkpoint cfg."""
+    return {'hidden_size': cfg['hidden'], 'num_layers': cfg['layers'], 'word_embedding_size': cfg['emb'],
+            'char_embedding_size': cfg['char_emb'], 'char_filters': cfg['char_filters'],
+            'max_chars_per_wordpiece': cfg['max_chars']}
+
+
 def load_tagger(path, vocab):
     """Load a BiLSTMTagger checkpoint (train_bilstm.py's best.pt/last.pt) in eval mode; returns (model, checkpoint)."""
     ck = torch.load(path)
