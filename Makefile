@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CGO_ENABLED := 1
 GO ?= go
 BIN := bin
-MODEL ?= $(firstword $(wildcard models/jnlpba-v1) testdata/tinybert)
+MODEL ?= $(firstword $(wildcard models/jnlpba-v2) testdata/tinybert)
 
 .PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak vet lint fmt clean
 
@@ -27,7 +27,7 @@ bench: setup ## benchmarks that print throughput numbers
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
 
 bench-peers: build ## nerstream vs transformers.js on the shipped model, alternating runs (ROUNDS=3)
-	bench/peers/run.sh models/jnlpba-v1 testdata/jnlpba/devel.docs.jsonl $${ROUNDS:-3} 2
+	bench/peers/run.sh models/jnlpba-v2 testdata/jnlpba/devel.docs.jsonl $${ROUNDS:-3} 2
 
 fuzz: setup ## a short run of every fuzz target
 	@for pkg in $$($(GO) list ./...); do \

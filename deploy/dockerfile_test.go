@@ -435,7 +435,7 @@ func TestDockerignore(t *testing.T) {
 				return ok
 			}
 			keep := []string{"go.mod", "go.sum", "worker/main.go", "producer/main.go", "internal/model/model.go",
-				"deploy/healthprobe/main.go", "models/jnlpba-v1/model.onnx", "models/jnlpba-v2/config.json",
+				"deploy/healthprobe/main.go", "models/jnlpba-v2/model.onnx", "models/jnlpba-v2-int8/config.json",
 				"internal/pubmed/testdata/x.xml"}
 			// Every context path a COPY names must survive the filter.
 			f := readDockerfile(t, name)

@@ -765,7 +765,7 @@ func TestK8sPubMedCronJob(t *testing.T) {
 func TestK8sReplayJob(t *testing.T) {
 	s := loadK8s(t)
 	cfg := s.config(t)
-	job := decode[workload](t, s.mustFind(t, "Job", "nerstream-replay-jnlpba-v2"))
+	job := decode[workload](t, s.mustFind(t, "Job", "nerstream-replay-jnlpba-v3"))
 	args := map[string]string{}
 	c := job.pod().Spec.Containers[0]
 	for i := 0; i+1 < len(c.Args); i++ {

@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultModelName is the bundle shipped under models/.
-const DefaultModelName = "jnlpba-v1"
+const DefaultModelName = "jnlpba-v2"
 
 // modelHelp describes the --model default without a path of this machine.
 const modelHelp = "model bundle directory (model.onnx, config.json, tokenizer.json); default: models/" + DefaultModelName +

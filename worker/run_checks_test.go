@@ -30,11 +30,11 @@ func TestRunRefusesNonDurableOutput(t *testing.T) {
 }
 
 func TestDefaultGroupIncludesTopic(t *testing.T) {
-	a, b := defaultGroup("pubmed", "jnlpba-v1-0123456789ab"), defaultGroup("pmc", "jnlpba-v1-0123456789ab")
-	if a == b || !strings.Contains(a, "pubmed") || !strings.Contains(a, "jnlpba-v1-0123456789ab") {
+	a, b := defaultGroup("pubmed", "jnlpba-v2-0123456789ab"), defaultGroup("pmc", "jnlpba-v2-0123456789ab")
+	if a == b || !strings.Contains(a, "pubmed") || !strings.Contains(a, "jnlpba-v2-0123456789ab") {
 		t.Fatalf("default groups %q and %q: want one per topic and model", a, b)
 	}
-	if a != "nerstream-pubmed-jnlpba-v1-0123456789ab" {
+	if a != "nerstream-pubmed-jnlpba-v2-0123456789ab" {
 		t.Fatalf("default group %q, want nerstream-<topic>-<model>-<version12> as documented", a)
 	}
 }

@@ -7,7 +7,7 @@
 # scripts); nothing of it is committed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUNDLE=${1:-models/jnlpba-v1}
+BUNDLE=${1:-models/jnlpba-v2}
 DOCS=${2:-testdata/jnlpba/devel.docs.jsonl}
 ROUNDS=${3:-3}
 THREADS=${4:-2}
