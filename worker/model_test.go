@@ -24,7 +24,7 @@ func TestShippedModelDevelF1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the shipped model over 60 abstracts")
 	}
-	for _, name := range []string{DefaultModelName, "jnlpba-v2-int8", "jnlpba-v1"} {
+	for _, name := range []string{DefaultModelName, "jnlpba-v2-int8"} {
 		t.Run(name, func(t *testing.T) { testShippedModel(t, "../models/"+name) })
 	}
 }

@@ -198,10 +198,11 @@ func (w *Worker) Assigned(ctx context.Context, p queue.Partition, committed int6
 	w.parts[partition] = ps
 	w.mu.Unlock()
 	w.m.Partitions.Inc()
-	// Export the partition's stuck gauge from the start (0), so alerts see
-	// the series before anything goes wrong; the group's stuck reporter
-	// raises it.
+	// Export the partition's stuck and held gauges from the start (0), so
+	// alerts see the series before anything goes wrong; the group's stuck
+	// reporter and checkHeld raise them.
 	w.m.SetStuck(partition, 0, false, nil)
+	w.m.HeldRecords.WithLabelValues(strconv.Itoa(partition)).Set(0)
 	start := queue.UseDefault
 	if ok {
 		start = last + 1
@@ -220,6 +221,8 @@ func (w *Worker) Revoked(p queue.Partition) {
 		w.m.Partitions.Dec()
 	}
 	w.mu.Unlock()
+	// This worker holds nothing of the partition any more.
+	w.m.HeldRecords.WithLabelValues(strconv.Itoa(partition)).Set(0)
 	w.log.Info("partition revoked", "partition", partition)
 }
 
