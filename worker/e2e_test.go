@@ -394,7 +394,7 @@ func annotateInProcess(t *testing.T, docs []document.Document, per int) map[stri
 		}
 	}()
 	out := map[string][]ner.Chunk{}
-	en := enrich.Default() // worker run's defaults: abbreviation typing, consistent repeated mentions
+	en := enrich.Default() // worker run's defaults: abbreviation typing (consistency off)
 	for r := range res {
 		if r.Marker {
 			continue

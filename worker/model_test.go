@@ -14,11 +14,12 @@ import (
 
 // shippedModelMinF1 is the floor for each shipped bundle's end-to-end
 // exact-span micro F1 on the first 60 JNLPBA devel abstracts with the
-// defaults (record packing, abbreviation typing): jnlpba-v1 scores 0.7406
-// there (0.7518 on all 200), jnlpba-v1x2 0.7422 and jnlpba-v1-int8 0.7410 (see
-// their MODEL_CARD.md); the acceptance bar is 0.72. A broken export, a
-// tokenizer/vocabulary mismatch or a decoding regression drops far below it.
-const shippedModelMinF1 = 0.72
+// defaults (record packing, abbreviation typing): jnlpba-v2 and
+// jnlpba-v2-int8 both score 0.7596 there (0.7766 and 0.7769 on all 200; see
+// their MODEL_CARD.md). The floor leaves one point for runtime and CPU
+// differences; a broken export, a tokenizer/vocabulary mismatch or a
+// decoding regression drops below it.
+const shippedModelMinF1 = 0.75
 
 func TestShippedModelDevelF1(t *testing.T) {
 	if testing.Short() {

@@ -57,10 +57,13 @@ func WithConsistency(on bool) Option { return func(e *Enricher) { e.consist = on
 func WithLinker(l Linker) Option { return func(e *Enricher) { e.genes = l } }
 
 // The defaults of worker run, annotate and eval (their --abbreviations and
-// --consistency flags).
+// --consistency flags). Consistency is off by default: with the CRF-decoded
+// default model it lowered devel F1 (jnlpba-v2 0.7760 with it, 0.7766
+// without; every CRF bundle tried lost 0.02–0.08 points), while it helped the
+// earlier softmax model (+0.28); see models/train/README.md.
 const (
 	DefaultAbbreviations = true
-	DefaultConsistency   = true
+	DefaultConsistency   = false
 )
 
 // Default returns the Enricher of the commands' defaults (no gene linking).
