@@ -22,5 +22,8 @@
 // reshaped, so the runtime never re-plans memory and GPU kernels see one shape.
 // A broken bundle (missing file, unreadable graph, wrong input names, label
 // count not matching the logits) is reported by LoadBundle or NewSession, never
-// at the first real batch.
+// at the first real batch. NewSession reads the graph's declared inputs and
+// outputs from the file's protobuf header (weights are skipped by length; a
+// file that does not parse falls back to ONNX Runtime, whose error then names
+// the problem), so a large graph is loaded once, not twice.
 package model

@@ -98,6 +98,11 @@ func TestBrokenBundlesAreRejected(t *testing.T) {
 		{"garbage graph", func(t *testing.T, d string) {
 			os.WriteFile(filepath.Join(d, "model.onnx"), []byte("this is not an onnx file"), 0o644)
 		}, "model.onnx"},
+		{"truncated graph", func(t *testing.T, d string) {
+			p := filepath.Join(d, "model.onnx")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, "model.onnx"},
 		{"bad crf", func(t *testing.T, d string) {
 			os.WriteFile(filepath.Join(d, "crf.json"), []byte(`{"transitions": [[0]], "start": [0], "end": [0]}`), 0o644)
 		}, "crf.json"},

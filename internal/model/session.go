@@ -178,7 +178,11 @@ func NewSession(b *Bundle, opts ...Option) (*Session, error) {
 // graphIO checks the graph's inputs and output against the bundle;
 // labelsDeclared is false when the graph leaves the label dimension open.
 func graphIO(b *Bundle) (inputs []string, output string, hasTypes, labelsDeclared bool, err error) {
-	ins, outs, err := ort.GetInputOutputInfo(b.ModelPath)
+	ins, outs, err := readGraphIO(b.ModelPath)
+	if err != nil {
+		// Not readable as ONNX here: let ONNX Runtime say why.
+		ins, outs, err = ort.GetInputOutputInfo(b.ModelPath)
+	}
 	if err != nil {
 		return nil, "", false, false, fmt.Errorf("model %s: read graph: %w", b.ModelPath, err)
 	}
