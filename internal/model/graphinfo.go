@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ const (
 	fDimValue         = 1
 	fTensorProtoName  = 8
 	maxValueInfoBytes = 1 << 20 // a declared input or output; weights are never read
+	binaryMaxVarint   = 10
 )
 
 var errNotONNX = errors.New("not an ONNX model file")
@@ -56,7 +58,7 @@ func readGraphIO(path string) (ins, outs []ort.InputOutputInfo, err error) {
 func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, err error) {
 	found := false
 	var gStart, gEnd int64
-	err = walk(r, 0, size, func(num protowire.Number, typ protowire.Type, off, n int64) error {
+	err = walk(r, 0, size, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
 		if num == fModelGraph && typ == protowire.BytesType {
 			gStart, gEnd, found = off, off+n, true
 		}
@@ -69,7 +71,7 @@ func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, er
 		return nil, nil, fmt.Errorf("%w: no graph", errNotONNX)
 	}
 	inits := map[string]bool{}
-	err = walk(r, gStart, gEnd, func(num protowire.Number, typ protowire.Type, off, n int64) error {
+	err = walk(r, gStart, gEnd, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
 		if typ != protowire.BytesType {
 			return nil
 		}
@@ -92,7 +94,7 @@ func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, er
 				outs = append(outs, info)
 			}
 		case fGraphInitializer:
-			return walk(r, off, off+n, func(num protowire.Number, typ protowire.Type, off, n int64) error {
+			return walk(r, off, off+n, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
 				if num == fTensorProtoName && typ == protowire.BytesType && n <= maxValueInfoBytes {
 					b := make([]byte, n)
 					if _, err := r.ReadAt(b, off); err != nil {
@@ -118,9 +120,10 @@ func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, er
 }
 
 // walk calls fn for each field of the message in r[start:end]: for a
-// length-delimited field with the offset and length of its payload, for
-// others with their offset and 0. Payloads are not read.
-func walk(r io.ReaderAt, start, end int64, fn func(num protowire.Number, typ protowire.Type, off, n int64) error) error {
+// length-delimited field with the offset and length of its payload, for a
+// varint with its value, for fixed-size fields with their offset. Payloads
+// are not read. Groups (unused by onnx.proto) are an error.
+func walk(r io.ReaderAt, start, end int64, fn func(num protowire.Number, typ protowire.Type, off, n int64, x uint64) error) error {
 	var head [2 * binaryMaxVarint]byte
 	for off := start; off < end; {
 		k, err := r.ReadAt(head[:min(int64(len(head)), end-off)], off)
@@ -133,13 +136,14 @@ func walk(r io.ReaderAt, start, end int64, fn func(num protowire.Number, typ pro
 			return fmt.Errorf("%w: bad field tag at byte %d", errNotONNX, off)
 		}
 		var n, hl int64
+		var x uint64
 		switch typ {
 		case protowire.VarintType:
-			_, l := protowire.ConsumeVarint(b[tl:])
+			v, l := protowire.ConsumeVarint(b[tl:])
 			if l < 0 {
 				return fmt.Errorf("%w: bad varint at byte %d", errNotONNX, off)
 			}
-			hl = int64(tl + l)
+			hl, x = int64(tl+l), v
 		case protowire.Fixed32Type:
 			hl = int64(tl + 4)
 		case protowire.Fixed64Type:
@@ -156,7 +160,7 @@ func walk(r io.ReaderAt, start, end int64, fn func(num protowire.Number, typ pro
 		if off+hl+n > end {
 			return fmt.Errorf("%w: field at byte %d runs past its message", errNotONNX, off)
 		}
-		if err := fn(num, typ, off+hl, n); err != nil {
+		if err := fn(num, typ, off+hl, n, x); err != nil {
 			return err
 		}
 		off += hl + n
@@ -164,81 +168,76 @@ func walk(r io.ReaderAt, start, end int64, fn func(num protowire.Number, typ pro
 	return nil
 }
 
-const binaryMaxVarint = 10
+// fields is walk over a message in memory: fn gets a length-delimited
+// field's payload or a varint's value.
+func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+	return walk(bytes.NewReader(b), 0, int64(len(b)), func(num protowire.Number, typ protowire.Type, off, n int64, x uint64) error {
+		var v []byte
+		if typ == protowire.BytesType {
+			v = b[off : off+n]
+		}
+		return fn(num, typ, v, x)
+	})
+}
+
+// message returns the payload of the last length-delimited field num of the
+// message in b (protobuf's rule for a repeated singular field), and whether
+// there was one.
+func message(b []byte, num protowire.Number) (v []byte, ok bool, err error) {
+	err = fields(b, func(n protowire.Number, typ protowire.Type, p []byte, _ uint64) error {
+		if n == num && typ == protowire.BytesType {
+			v, ok = p, true
+		}
+		return nil
+	})
+	return v, ok, err
+}
 
 // valueInfo decodes a ValueInfoProto: name, and for a tensor its element
 // type and shape.
 func valueInfo(b []byte) (ort.InputOutputInfo, error) {
 	info := ort.InputOutputInfo{OrtValueType: ort.ONNXTypeUnknown}
-	err := fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	name, _, err := message(b, fValueInfoName)
+	if err != nil {
+		return info, err
+	}
+	if info.Name = string(name); info.Name == "" {
+		return info, fmt.Errorf("%w: a graph input or output without a name", errNotONNX)
+	}
+	typ, _, err := message(b, fValueInfoType)
+	if err != nil {
+		return info, err
+	}
+	tensor, ok, err := message(typ, fTypeTensor)
+	if err != nil || !ok {
+		return info, err
+	}
+	info.OrtValueType, info.Dimensions = ort.ONNXTypeTensor, ort.Shape{}
+	var shape []byte
+	err = fields(tensor, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
-		case num == fValueInfoName && typ == protowire.BytesType:
-			info.Name = string(v)
-		case num == fValueInfoType && typ == protowire.BytesType:
-			return fields(v, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-				if num != fTypeTensor || typ != protowire.BytesType {
-					return nil
-				}
-				info.OrtValueType = ort.ONNXTypeTensor
-				info.Dimensions = ort.Shape{}
-				return fields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
-					switch {
-					case num == fTensorTypeElem && typ == protowire.VarintType:
-						info.DataType = ort.TensorElementDataType(x)
-					case num == fTensorTypeShape && typ == protowire.BytesType:
-						return fields(v, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-							if num != fShapeDim || typ != protowire.BytesType {
-								return nil
-							}
-							d := int64(-1)
-							err := fields(v, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
-								if num == fDimValue && typ == protowire.VarintType {
-									d = int64(x)
-								}
-								return nil
-							})
-							info.Dimensions = append(info.Dimensions, d)
-							return err
-						})
-					}
-					return nil
-				})
-			})
+		case num == fTensorTypeElem && typ == protowire.VarintType:
+			info.DataType = ort.TensorElementDataType(x)
+		case num == fTensorTypeShape && typ == protowire.BytesType:
+			shape = v
 		}
 		return nil
 	})
-	if err == nil && info.Name == "" {
-		err = fmt.Errorf("%w: a graph input or output without a name", errNotONNX)
+	if err != nil {
+		return info, err
 	}
-	return info, err
-}
-
-// fields calls fn for each field of the message in b: the payload of a
-// length-delimited field, or the value of a varint.
-func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", errNotONNX, protowire.ParseError(n))
+	return info, fields(shape, func(num protowire.Number, typ protowire.Type, dim []byte, _ uint64) error {
+		if num != fShapeDim || typ != protowire.BytesType {
+			return nil
 		}
-		b = b[n:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			v, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("%w: %v", errNotONNX, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, x); err != nil {
-			return err
-		}
-	}
-	return nil
+		d := int64(-1) // dim_param or unknown, as ONNX Runtime reports it
+		err := fields(dim, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
+			if num == fDimValue && typ == protowire.VarintType {
+				d = int64(x)
+			}
+			return nil
+		})
+		info.Dimensions = append(info.Dimensions, d)
+		return err
+	})
 }

@@ -42,60 +42,44 @@ func TestReadGraphIOMatchesONNXRuntime(t *testing.T) {
 	}
 }
 
-// synthModel builds a ModelProto with the given graph inputs (name, elem
-// type, dims; 0 = symbolic), one float output and initializers by name.
+// appendMsg appends a length-delimited field (a message, string or bytes).
+func appendMsg(b []byte, num protowire.Number, payload []byte) []byte {
+	return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), payload)
+}
+
+// appendNum appends a varint field.
+func appendNum(b []byte, num protowire.Number, x uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), x)
+}
+
+// synthModel builds a ModelProto (IR 3, where initializers may be listed as
+// graph inputs) with int64 [batch, 128] inputs of the given names, one float
+// [batch, 128, 11] output "logits", and float initializers of the given names.
 func synthModel(inputs []string, inits []string) []byte {
 	vi := func(name string, elem uint64, dims []int64) []byte {
 		var shape []byte
 		for _, d := range dims {
-			var dim []byte
 			if d > 0 {
-				dim = protowire.AppendTag(dim, fDimValue, protowire.VarintType)
-				dim = protowire.AppendVarint(dim, uint64(d))
+				shape = appendMsg(shape, fShapeDim, appendNum(nil, fDimValue, uint64(d)))
 			} else {
-				dim = protowire.AppendTag(dim, 2, protowire.BytesType) // dim_param
-				dim = protowire.AppendString(dim, "batch")
+				shape = appendMsg(shape, fShapeDim, appendMsg(nil, 2, []byte("batch"))) // dim_param
 			}
-			shape = protowire.AppendTag(shape, fShapeDim, protowire.BytesType)
-			shape = protowire.AppendBytes(shape, dim)
 		}
-		var tt []byte
-		tt = protowire.AppendTag(tt, fTensorTypeElem, protowire.VarintType)
-		tt = protowire.AppendVarint(tt, elem)
-		tt = protowire.AppendTag(tt, fTensorTypeShape, protowire.BytesType)
-		tt = protowire.AppendBytes(tt, shape)
-		var typ []byte
-		typ = protowire.AppendTag(typ, fTypeTensor, protowire.BytesType)
-		typ = protowire.AppendBytes(typ, tt)
-		var b []byte
-		b = protowire.AppendTag(b, fValueInfoName, protowire.BytesType)
-		b = protowire.AppendString(b, name)
-		b = protowire.AppendTag(b, fValueInfoType, protowire.BytesType)
-		return protowire.AppendBytes(b, typ)
+		tt := appendMsg(appendNum(nil, fTensorTypeElem, elem), fTensorTypeShape, shape)
+		return appendMsg(appendMsg(nil, fValueInfoName, []byte(name)), fValueInfoType, appendMsg(nil, fTypeTensor, tt))
 	}
 	var g []byte
 	for _, name := range inits {
-		var tp []byte
-		tp = protowire.AppendTag(tp, 1, protowire.BytesType) // dims (packed)
-		tp = protowire.AppendBytes(tp, []byte{4, 4})
-		tp = protowire.AppendTag(tp, fTensorProtoName, protowire.BytesType)
-		tp = protowire.AppendString(tp, name)
-		tp = protowire.AppendTag(tp, 9, protowire.BytesType) // raw_data
-		tp = protowire.AppendBytes(tp, bytes.Repeat([]byte{1}, 64))
-		g = protowire.AppendTag(g, fGraphInitializer, protowire.BytesType)
-		g = protowire.AppendBytes(g, tp)
+		tp := appendMsg(nil, 1, []byte{4, 4}) // dims (packed)
+		tp = appendMsg(tp, fTensorProtoName, []byte(name))
+		tp = appendMsg(tp, 9, bytes.Repeat([]byte{1}, 64)) // raw_data
+		g = appendMsg(g, fGraphInitializer, tp)
 	}
 	for _, name := range inputs {
-		g = protowire.AppendTag(g, fGraphInput, protowire.BytesType)
-		g = protowire.AppendBytes(g, vi(name, 7, []int64{0, 128}))
+		g = appendMsg(g, fGraphInput, vi(name, 7, []int64{0, 128}))
 	}
-	g = protowire.AppendTag(g, fGraphOutput, protowire.BytesType)
-	g = protowire.AppendBytes(g, vi("logits", 1, []int64{0, 128, 11}))
-	var m []byte
-	m = protowire.AppendTag(m, 1, protowire.VarintType) // ir_version
-	m = protowire.AppendVarint(m, 3)
-	m = protowire.AppendTag(m, fModelGraph, protowire.BytesType)
-	return protowire.AppendBytes(m, g)
+	g = appendMsg(g, fGraphOutput, vi("logits", 1, []int64{0, 128, 11}))
+	return appendMsg(appendNum(nil, 1, 3), fModelGraph, g) // ir_version 3
 }
 
 func TestReadGraphIO(t *testing.T) {
@@ -118,7 +102,7 @@ func TestReadGraphIO(t *testing.T) {
 		[]byte("this is not an onnx file"),
 		model[:len(model)-5], // truncated
 		{},
-		protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 3), // no graph
+		appendNum(nil, 1, 3), // no graph
 	} {
 		if _, _, err := graphIOFrom(bytes.NewReader(bad), int64(len(bad))); !errors.Is(err, errNotONNX) {
 			t.Errorf("%q: err %v, want errNotONNX", bad, err)
