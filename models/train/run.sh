@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run.sh — reproduce models/jnlpba-v2 (and its int8 variant models/jnlpba-v2-int8) end to end, resumable:
-#   vocab → data (JNLPBA + auxiliary corpora) → word vectors → two CRF members trained side by side →
-#   one combined export → int8 → ONNX Runtime check.
-# Each step is skipped when its output exists; training resumes from work_{a,b}/last.pt, logs to
-# work_{a,b}/train.log, and stops starting epochs at the deadline.
-#   models/train/run.sh [deadline-minutes-for-training, default 100]
+#   vocab → data (JNLPBA + auxiliary corpora) → word vectors → gene lexicon → masked-LM pretraining of member d's
+#   encoder → two CRF members trained side by side → one combined export → int8 → ONNX Runtime check.
+# Each step is skipped when its output exists; training resumes from work/work_{d,e}/last.pt (pretraining from
+# work/work_d/mlm_last.pt), logs to work/work_{d,e}/train.log (and mlm.log), and stops starting epochs at the deadline.
+#   models/train/run.sh [deadline-minutes-for-training, default 100] [minutes of masked-LM pretraining, default 30]
 # Environment: DATA (JNLPBA directory), EXTRA (auxiliary corpora), PY (Debian's python3 with torch).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -14,6 +14,7 @@ EXTRA="${EXTRA:-$ROOT/../shared/data/extra}"
 PY="${PY:-/usr/bin/python3}"
 WORK="$HERE/work"
 MIN="${1:-100}"
+MLM_MIN="${2:-30}"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 # one thread per trainer: BLAS worker threads only spin here
 mkdir -p "$WORK"
 cd "$ROOT"
@@ -34,22 +35,47 @@ fi
 [ -f "$ROOT/testdata/tinybert/model.onnx" ] || "$PY" "$HERE/make_tinybert.py"
 
 DEADLINE=$(( $(date +%s) + MIN * 60 ))
-for m in a b; do
-  mkdir -p "$HERE/work_$m" && ln -sf ../work/train.json ../work/devel.json "$HERE/work_$m/"
+LEX="$WORK/lexicon.json"
+if [ ! -f "$LEX" ]; then # Entrez Gene (human) symbols and aliases of protein-coding genes, for member e's augmentation
+  mkdir -p "$WORK/lex" && (cd "$WORK/lex" && apt-get download r-bioc-org.hs.eg.db && dpkg -x r-bioc-org.hs.eg.db_*.deb pkg)
+  "$PY" - "$(find "$WORK/lex/pkg" -name org.Hs.eg.sqlite)" "$WORK/lex/pc_names.txt" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+q = ("select symbol from gene_info join genetype using(_id) where gene_type='protein-coding' union "
+     "select alias_symbol from alias join genetype using(_id) where gene_type='protein-coding'")
+names = sorted({n for (n,) in db.execute(q) if 2 <= len(n) <= 12 and ' ' not in n and not n.startswith('LOC')})
+open(sys.argv[2], 'w').write('\n'.join(names) + '\n')
+PYEOF
+  node "$HERE/prep_lexicon.js" "$HERE/vocab/tokenizer.json" "$WORK/lex/pc_names.txt" "$LEX"
+fi
+
+for m in d e; do
+  mkdir -p "$WORK/work_$m" && ln -sf ../train.json ../devel.json "$WORK/work_$m/"
 done
-# member a: JNLPBA only; member b: JNLPBA + auxiliary heads on BioNLP13CG/PC and BioNLP11ID (both: CRF, GloVe init)
-"$PY" "$HERE/train_bilstm.py" --work "$HERE/work_a" --seed 13 --crf --glove "$GLOVE" --deadline "$DEADLINE" > "$HERE/work_a/stdout.log" 2>&1 &
+D="$WORK/work_d" E="$WORK/work_e"
+# member d: encoder pretrained as a masked LM on JNLPBA train + auxiliary text (GloVe-initialised), then fine-tuned
+# with the CRF and auxiliary heads; member e: GloVe init, CRF, auxiliary heads, lexicon mention replacement.
+(
+  if [ ! -f "$D/last.pt" ]; then
+    "$PY" "$HERE/pretrain_mlm.py" --work "$D" --glove "$GLOVE" --extra "${AUX[@]}" \
+      --deadline $(( $(date +%s) + MLM_MIN * 60 )) > "$D/mlm_stdout.log" 2>&1
+  fi
+  "$PY" "$HERE/train_bilstm.py" --work "$D" --seed 29 --crf --init "$D/mlm.pt" --extra "${AUX[@]}" \
+    --deadline "$DEADLINE" > "$D/stdout.log" 2>&1
+) &
 A=$!
-"$PY" "$HERE/train_bilstm.py" --work "$HERE/work_b" --seed 29 --crf --glove "$GLOVE" --extra "${AUX[@]}" --deadline "$DEADLINE" > "$HERE/work_b/stdout.log" 2>&1 &
+"$PY" "$HERE/train_bilstm.py" --work "$E" --seed 29 --crf --glove "$GLOVE" --extra "${AUX[@]}" --lexicon "$LEX" \
+  --deadline "$DEADLINE" > "$E/stdout.log" 2>&1 &
 B=$!
-tail -n 0 -F "$HERE/work_a/train.log" "$HERE/work_b/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
+tail -n 0 -F "$D/mlm.log" "$D/train.log" "$E/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
 T=$!
 wait $A $B
 kill $T 2>/dev/null || true
 
-"$PY" "$HERE/export_v2.py" --ckpt "$HERE/work_a/best.pt" --ckpt "$HERE/work_b/best.pt" --fp16 --eval \
+# checkpoint paths are recorded in config.json: keep them relative to the repository root
+"$PY" "$HERE/export_v2.py" --ckpt models/train/work/work_d/best.pt --ckpt models/train/work/work_e/best.pt --fp16 --eval \
   --out "$ROOT/models/jnlpba-v2" --name jnlpba-v2 --scratch "$WORK/export_v2" \
-  --trained-on 'JNLPBA train (1,800 GENIA abstracts); member b also BioNLP13CG/BioNLP13PC/BioNLP11ID through auxiliary heads'
+  --trained-on 'JNLPBA train (1,800 GENIA abstracts) and BioNLP13CG/BioNLP13PC/BioNLP11ID through auxiliary heads; member d: encoder pretrained as a masked LM on the same text; member e: Entrez Gene (human) names swapped into gene/protein mentions'
 "$PY" "$HERE/quantize_lstm.py" "$ROOT/models/jnlpba-v2" "$ROOT/models/jnlpba-v2-int8" jnlpba-v2-int8
 if [ -d "$WORK/ort/node_modules/onnxruntime-node" ]; then
   node "$HERE/check_ensemble.js" "$ROOT/models/jnlpba-v2/model.onnx" "$WORK/export_v2/ensemble_ref.json"
