@@ -58,9 +58,10 @@ func WithLinker(l Linker) Option { return func(e *Enricher) { e.genes = l } }
 
 // The defaults of worker run, annotate and eval (their --abbreviations and
 // --consistency flags). Consistency is off by default: with the CRF-decoded
-// default model it lowered devel F1 (jnlpba-v2 0.7760 with it, 0.7766
-// without; every CRF bundle tried lost 0.02–0.08 points), while it helped the
-// earlier softmax model (+0.28); see models/train/README.md.
+// default models it moved devel F1 by noise-level amounts only (the first
+// jnlpba-v2 0.7760 with it, 0.7766 without; the current one 0.7808 vs 0.7804;
+// other CRF bundles −0.02 to −0.08), while it helped the earlier softmax
+// model (+0.28); see models/train/README.md.
 const (
 	DefaultAbbreviations = true
 	DefaultConsistency   = false
