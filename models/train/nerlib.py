@@ -27,6 +27,15 @@ def load_split(path):
     return d['docs']
 
 
+def load_aux(path):
+    """An auxiliary corpus (prep_data.js --any-labels output): its labels and pseudo-documents of 8 consecutive
+    sentences (the files keep the source order and have no document breaks), so packed windows see neighbours."""
+    with open(path) as f:
+        d = json.load(f)
+    sents = [s for doc in d['docs'] for s in doc['sents']]
+    return d['labels'], [{'sents': sents[i:i + 8]} for i in range(0, len(sents), 8)]
+
+
 def load_vocab(path):
     with open(path, encoding='utf-8') as f:
         return [l.rstrip('\n') for l in f]

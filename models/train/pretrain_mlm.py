@@ -9,7 +9,6 @@ Writes WORK/mlm.log, WORK/mlm.pt (encoder weights, read by train_bilstm.py --ini
 WORK/mlm_last.pt (resume). Monitoring: masked-token accuracy on a fixed 2% of the windows held out from training.
 """
 import argparse
-import json
 import os
 import random
 import sys
@@ -41,9 +40,7 @@ def main():
     vocab = N.load_vocab(a.vocab)
     docs = [{'sents': d['sents']} for d in N.load_split(os.path.join(a.work, 'train.json'))]
     for path in a.extra:
-        with open(path) as f:
-            sents = [s for doc in json.load(f)['docs'] for s in doc['sents']]
-        docs += [{'sents': sents[i:i + 8]} for i in range(0, len(sents), 8)]
+        docs += N.load_aux(path)[1]
     rng0 = random.Random(a.seed)
     rng0.shuffle(docs)
     nho = max(1, len(docs) // 50)

@@ -64,12 +64,8 @@ def main():
     vocab = N.load_vocab(a.vocab)
     extra = []
     for path in a.extra:
-        with open(path) as f:
-            d = json.load(f)
-        sents = [s for doc in d['docs'] for s in doc['sents']]
-        # pseudo-documents of 8 consecutive sentences (the files keep the source order) for packed windows
-        extra.append({'name': os.path.basename(path), 'labels': d['labels'],
-                      'docs': [{'sents': sents[i:i + 8]} for i in range(0, len(sents), 8)]})
+        labels, docs = N.load_aux(path)
+        extra.append({'name': os.path.basename(path), 'labels': labels, 'docs': docs})
     torch.manual_seed(a.seed)
     model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
     lex = N.load_lexicon(a.lexicon) if a.lexicon else None
@@ -110,11 +106,11 @@ def main():
             g['lr'] = lr
         rng = random.Random(a.seed * 1000 + ep)
         torch.manual_seed(a.seed * 1000 + ep)
-        docs = train
+        epoch_train = train
         if lex is not None:
-            docs, nrep = N.lexicon_augment(train, lex, rng, a.lex_prob)
+            epoch_train, nrep = N.lexicon_augment(train, lex, rng, a.lex_prob)
             log(logp, 'ep %d lexicon: %d mentions replaced' % (ep, nrep))
-        wins = N.mixed_windows(docs, rng)
+        wins = N.mixed_windows(epoch_train, rng)
         plan = [(0, g, ids, att, lab) for g, ids, att, lab in N.batches(wins, a.bs, rng=rng)]
         for k, x in enumerate(extra, 1):
             docs = [d for d in x['docs'] if rng.random() < a.extra_frac]
