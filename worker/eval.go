@@ -19,6 +19,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	fs, mf := c.fs, &c.model
 	docsPath := fs.String("docs", "", "gold documents: JSON lines {\"pmid\"|\"id\",\"text\",\"entities\":[{begin,end,label}]} (code-point offsets)")
 	iobPath := fs.String("iob", "", "gold pre-tokenized sentences: token<TAB>IOB2 tag, blank line between sentences")
+	iobUnit := fs.String("iob-unit", iobUnitDocument, "with --iob: what is annotated as one document: "+iobUnitDocument+" (the sentences under one ###MEDLINE header, joined by line breaks, as worker run sees an abstract) or "+iobUnitSentence+" (every sentence alone)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	var ef enrichFlags // the same document-level steps as worker run, so eval scores what run writes
 	ef.register(fs)
@@ -29,6 +30,9 @@ func cmdEval(ctx context.Context, args []string) error {
 	}
 	if (*docsPath == "") == (*iobPath == "") {
 		return errors.New("give exactly one of --docs or --iob")
+	}
+	if *iobUnit != iobUnitDocument && *iobUnit != iobUnitSentence {
+		return fmt.Errorf("--iob-unit %q: want %s or %s", *iobUnit, iobUnitDocument, iobUnitSentence)
 	}
 	log := c.log
 	en, err := ef.open()
@@ -45,7 +49,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	if *docsPath != "" {
 		rep, err = evalDocs(ctx, ann, en, *docsPath, *maxDoc)
 	} else {
-		rep, err = evalIOB(ctx, ann, en, *iobPath)
+		rep, err = evalIOB(ctx, ann, en, *iobPath, *iobUnit)
 	}
 	if err != nil {
 		return err
@@ -144,17 +148,32 @@ func evalDocs(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path
 	return sc.Report(), nil
 }
 
-func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path string) (eval.Report, error) {
+// IOB units: what evalIOB hands the annotator as one document.
+const (
+	iobUnitDocument = "document" // a "###" document's sentences, joined by line breaks
+	iobUnitSentence = "sentence" // every sentence alone
+)
+
+func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path, unit string) (eval.Report, error) {
 	sents, err := eval.ReadIOB(path)
 	if err != nil {
 		return eval.Report{}, err
 	}
-	docs := make([]ner.Doc, len(sents))
-	toks := make([][]eval.Span, len(sents))
-	for i, s := range sents {
-		text, spans := s.Text()
-		docs[i] = ner.Doc{ID: fmt.Sprintf("%s#%d", s.Doc, i), Text: text}
-		toks[i] = spans
+	var units []eval.Document
+	switch unit {
+	case iobUnitDocument:
+		units = eval.Documents(sents)
+	case iobUnitSentence:
+		for i, s := range sents {
+			text, spans := s.Text()
+			units = append(units, eval.Document{ID: fmt.Sprintf("%s#%d", s.Doc, i), Text: text, Sentences: []eval.Sentence{s}, Tokens: [][]eval.Span{spans}})
+		}
+	default:
+		return eval.Report{}, fmt.Errorf("--iob-unit %q: want %s or %s", unit, iobUnitDocument, iobUnitSentence)
+	}
+	docs := make([]ner.Doc, len(units))
+	for i, u := range units {
+		docs[i] = ner.Doc{ID: u.ID, Text: u.Text}
 	}
 	res, err := ann.Annotate(ctx, docs)
 	if err != nil {
@@ -162,8 +181,11 @@ func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path 
 	}
 	sc := eval.NewScorer()
 	for i, r := range res {
-		pred := eval.TagsFromChunks(toks[i], chunkSpans(enriched(en, r)))
-		sc.Add(eval.ChunksFromTags(sents[i].Tags), eval.ChunksFromTags(pred))
+		chunks := chunkSpans(enriched(en, r))
+		for j, s := range units[i].Sentences {
+			pred := eval.TagsFromChunks(units[i].Tokens[j], chunks)
+			sc.Add(eval.ChunksFromTags(s.Tags), eval.ChunksFromTags(pred))
+		}
 	}
 	return sc.Report(), nil
 }

@@ -75,6 +75,44 @@ func TestTagsFromChunksRoundTrip(t *testing.T) {
 	}
 }
 
+func TestDocumentsJoinSentencesOfOneHeader(t *testing.T) {
+	sents := []Sentence{
+		{Doc: "1", Tokens: []string{"IL-2", "binds", "."}, Tags: []string{"B-protein", "O", "O"}},
+		{Doc: "1", Tokens: []string{"Über", "cells"}, Tags: []string{"B-cell_type", "I-cell_type"}},
+		{Doc: "2", Tokens: []string{"NF-kB"}, Tags: []string{"B-protein"}},
+		{Tokens: []string{"a"}, Tags: []string{"O"}},
+		{Tokens: []string{"b"}, Tags: []string{"O"}},
+	}
+	ds := Documents(sents)
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	if want := []string{"1", "2", "sentence-4", "sentence-5"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("documents %v, want %v", ids, want)
+	}
+	d := ds[0]
+	if d.Text != "IL-2 binds .\nÜber cells" || len(d.Sentences) != 2 {
+		t.Fatalf("text %q with %d sentences", d.Text, len(d.Sentences))
+	}
+	runes := []rune(d.Text)
+	for i, toks := range d.Tokens {
+		for j, sp := range toks {
+			if got := string(runes[sp.Begin:sp.End]); got != d.Sentences[i].Tokens[j] {
+				t.Errorf("sentence %d token %d spans %q, want %q", i, j, got, d.Sentences[i].Tokens[j])
+			}
+		}
+	}
+	// A chunk over the second sentence's tokens maps back to its tags.
+	c := Span{Begin: d.Tokens[1][0].Begin, End: d.Tokens[1][1].End, Label: "cell_type"}
+	if got := TagsFromChunks(d.Tokens[1], []Span{c}); !reflect.DeepEqual(got, sents[1].Tags) {
+		t.Fatalf("tags %v, want %v", got, sents[1].Tags)
+	}
+	if got := TagsFromChunks(d.Tokens[0], []Span{c}); !reflect.DeepEqual(got, []string{"O", "O", "O"}) {
+		t.Fatalf("a chunk of sentence 2 tagged sentence 1: %v", got)
+	}
+}
+
 func TestReadErrorsNameTheInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.iob2")
@@ -124,6 +162,16 @@ func FuzzReaders(f *testing.F) {
 		os.WriteFile(pi, iob, 0o644)
 		os.WriteFile(pd, docs, 0o644)
 		if sents, err := ReadIOB(pi); err == nil {
+			for _, d := range Documents(sents) {
+				runes := []rune(d.Text)
+				for i, toks := range d.Tokens {
+					for j, sp := range toks {
+						if sp.Begin < 0 || sp.End > len(runes) || string(runes[sp.Begin:sp.End]) != d.Sentences[i].Tokens[j] {
+							t.Fatalf("document %s: token %q at %+v", d.ID, d.Sentences[i].Tokens[j], sp)
+						}
+					}
+				}
+			}
 			for _, s := range sents {
 				if len(s.Tokens) != len(s.Tags) || len(s.Tokens) == 0 {
 					t.Fatalf("sentence with %d tokens, %d tags", len(s.Tokens), len(s.Tags))

@@ -139,3 +139,46 @@ func ChunksFromTags(tags []string) []Span {
 	closeAt(len(tags))
 	return out
 }
+
+// Document is the consecutive sentences of one "###" document of an IOB file
+// joined into one text, a line break between sentences: nerstream's segmenter
+// always ends a sentence at a line break, so the gold sentence boundaries are
+// kept while document-level steps (abbreviation definitions, record packing)
+// see the whole abstract, as worker run does.
+type Document struct {
+	ID        string
+	Text      string
+	Sentences []Sentence
+	Tokens    [][]Span // Tokens[i]: code-point spans in Text of Sentences[i]'s tokens
+}
+
+// Documents groups sentences into documents by their Doc header. Sentences
+// without a header (a file with no "###" lines) stay one document each.
+func Documents(sents []Sentence) []Document {
+	var out []Document
+	for i, s := range sents {
+		if i == 0 || s.Doc == "" || s.Doc != sents[i-1].Doc {
+			id := s.Doc
+			if id == "" {
+				id = fmt.Sprintf("sentence-%d", i+1)
+			}
+			out = append(out, Document{ID: id})
+		}
+		d := &out[len(out)-1]
+		base := 0
+		if n := len(d.Tokens); n > 0 {
+			prev := d.Tokens[n-1]
+			base = prev[len(prev)-1].End + 1 // after the line break
+			d.Text += "\n"
+		}
+		text, spans := s.Text()
+		for j := range spans {
+			spans[j].Begin += base
+			spans[j].End += base
+		}
+		d.Text += text
+		d.Sentences = append(d.Sentences, s)
+		d.Tokens = append(d.Tokens, spans)
+	}
+	return out
+}
