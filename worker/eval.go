@@ -31,8 +31,8 @@ func cmdEval(ctx context.Context, args []string) error {
 	if (*docsPath == "") == (*iobPath == "") {
 		return errors.New("give exactly one of --docs or --iob")
 	}
-	if *iobUnit != iobUnitDocument && *iobUnit != iobUnitSentence {
-		return fmt.Errorf("--iob-unit %q: want %s or %s", *iobUnit, iobUnitDocument, iobUnitSentence)
+	if err := checkIOBUnit(*iobUnit); err != nil {
+		return err
 	}
 	log := c.log
 	en, err := ef.open()
@@ -154,6 +154,13 @@ const (
 	iobUnitSentence = "sentence" // every sentence alone
 )
 
+func checkIOBUnit(unit string) error {
+	if unit != iobUnitDocument && unit != iobUnitSentence {
+		return fmt.Errorf("--iob-unit %q: want %s or %s", unit, iobUnitDocument, iobUnitSentence)
+	}
+	return nil
+}
+
 func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path, unit string) (eval.Report, error) {
 	sents, err := eval.ReadIOB(path)
 	if err != nil {
@@ -169,7 +176,7 @@ func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path,
 			units = append(units, eval.Document{ID: fmt.Sprintf("%s#%d", s.Doc, i), Text: text, Sentences: []eval.Sentence{s}, Tokens: [][]eval.Span{spans}})
 		}
 	default:
-		return eval.Report{}, fmt.Errorf("--iob-unit %q: want %s or %s", unit, iobUnitDocument, iobUnitSentence)
+		return eval.Report{}, checkIOBUnit(unit)
 	}
 	docs := make([]ner.Doc, len(units))
 	for i, u := range units {
