@@ -171,9 +171,10 @@ func evalIOB(ctx context.Context, ann *ner.Annotator, en *enrich.Enricher, path,
 	case iobUnitDocument:
 		units = eval.Documents(sents)
 	case iobUnitSentence:
-		for i, s := range sents {
-			text, spans := s.Text()
-			units = append(units, eval.Document{ID: fmt.Sprintf("%s#%d", s.Doc, i), Text: text, Sentences: []eval.Sentence{s}, Tokens: [][]eval.Span{spans}})
+		for i := range sents {
+			u := eval.Documents(sents[i : i+1])[0]
+			u.ID = fmt.Sprintf("%s#%d", u.ID, i)
+			units = append(units, u)
 		}
 	default:
 		return eval.Report{}, checkIOBUnit(unit)

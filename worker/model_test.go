@@ -33,6 +33,19 @@ func TestShippedModelDevelF1(t *testing.T) {
 	}
 }
 
+// openWithDefaults opens the bundle in dir with the command-line defaults
+// (CPU, [32,128] batches, record packing); the session closes with the test.
+func openWithDefaults(t *testing.T, dir string) *ner.Annotator {
+	t.Helper()
+	mf := modelFlags{dir: dir, device: "cpu", batch: 32, aggregation: "first", packing: ner.DefaultOptions().Packing.String(), overlap: 32}
+	_, sess, ann, err := mf.open(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return ann
+}
+
 func testShippedModel(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
 		t.Fatalf("the shipped model bundle is missing: %v", err)
@@ -53,13 +66,7 @@ func testShippedModel(t *testing.T, dir string) {
 	dst.Close()
 
 	// The defaults of every command: record packing, abbreviation typing.
-	mf := modelFlags{dir: dir, device: "cpu", batch: 32, aggregation: "first", packing: ner.DefaultOptions().Packing.String(), overlap: 32}
-	_, sess, ann, err := mf.open(slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	rep, err := evalDocs(context.Background(), ann, enrich.Default(), sample, 0)
+	rep, err := evalDocs(context.Background(), openWithDefaults(t, dir), enrich.Default(), sample, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +108,7 @@ func TestEvalIOBUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mf := modelFlags{dir: "../models/" + DefaultModelName, device: "cpu", batch: 32, aggregation: "first", packing: ner.DefaultOptions().Packing.String(), overlap: 32}
-	_, sess, ann, err := mf.open(slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	ann := openWithDefaults(t, "../models/"+DefaultModelName)
 	reps := map[string]eval.Report{}
 	for _, u := range []string{iobUnitSentence, iobUnitDocument} {
 		rep, err := evalIOB(context.Background(), ann, enrich.Default(), sample, u)
