@@ -59,9 +59,9 @@ func WithLinker(l Linker) Option { return func(e *Enricher) { e.genes = l } }
 // The defaults of worker run, annotate and eval (their --abbreviations and
 // --consistency flags). Consistency is off by default: with the CRF-decoded
 // default models it moved devel F1 by noise-level amounts only (the first
-// jnlpba-v2 0.7760 with it, 0.7766 without; the current one 0.7808 vs 0.7804;
-// other CRF bundles −0.02 to −0.08), while it helped the earlier softmax
-// model (+0.28); see models/train/README.md.
+// jnlpba-v2 0.7760 with it, 0.7766 without; d + e 0.7808 vs 0.7804; the
+// current one 0.7834 vs 0.7832; other CRF bundles −0.02 to −0.08), while it
+// helped the earlier softmax model (+0.28); see models/train/README.md.
 const (
 	DefaultAbbreviations = true
 	DefaultConsistency   = false
