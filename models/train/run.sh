@@ -57,6 +57,16 @@ PYEOF
   node "$HERE/prep_lexicon.js" "$HERE/vocab/tokenizer.json" "$WORK/lex/pc_names.txt" "$LEX"
 fi
 
+# await_stage PID_A PID_B LOG...: wait for a stage's two trainers, printing the epoch lines of LOG... meanwhile
+await_stage() {
+  local a=$1 b=$2
+  shift 2
+  tail -n 0 -F "$@" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
+  local t=$!
+  wait "$a" "$b"
+  kill "$t" 2>/dev/null || true
+}
+
 for m in d e f g s1 s2; do
   mkdir -p "$WORK/work_$m" && ln -sf ../train.json ../devel.json "$WORK/work_$m/"
 done
@@ -75,10 +85,7 @@ A=$!
 "$PY" "$HERE/train_bilstm.py" --work "$E" --seed 29 --crf --glove "$GLOVE" --extra "${AUX[@]}" --lexicon "$LEX" \
   --deadline "$DEADLINE" > "$E/stdout.log" 2>&1 &
 B=$!
-tail -n 0 -F "$D/mlm.log" "$D/train.log" "$E/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
-T=$!
-wait $A $B
-kill $T 2>/dev/null || true
+await_stage "$A" "$B" "$D/mlm.log" "$D/train.log" "$E/train.log"
 
 # stage 2: two more members, used only as teachers: f = d's pretrained encoder + lexicon, seed 31; g = d's masked-LM
 # pretraining resumed for G_MLM_MIN more minutes (from a copy of its last checkpoint), then d's recipe, seed 37
@@ -97,10 +104,7 @@ A=$!
     --deadline $(( NOW + (G_MLM_MIN + MIN) * 60 )) > "$G/stdout.log" 2>&1
 ) &
 B=$!
-tail -n 0 -F "$G/mlm.log" "$F/train.log" "$G/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
-T=$!
-wait $A $B
-kill $T 2>/dev/null || true
+await_stage "$A" "$B" "$G/mlm.log" "$F/train.log" "$G/train.log"
 
 # stage 3: distillation (train_bilstm.py --teacher): each student starts from a whole member and learns the mean
 # logits of d, e, f and g on every window as well as the gold labels; s2 draws half the auxiliary text per epoch
@@ -113,10 +117,7 @@ A=$!
 "$PY" "$HERE/train_bilstm.py" --work "$S2" --seed 43 --crf --start "$E/best.pt" "${TEACH[@]}" --extra "${AUX[@]}" \
   --extra-frac 0.5 --lr 5e-4 --epochs 9 --deadline "$KD_DEADLINE" > "$S2/stdout.log" 2>&1 &
 B=$!
-tail -n 0 -F "$S1/train.log" "$S2/train.log" 2>/dev/null | grep --line-buffered -E 'EPOCH|best|done' &
-T=$!
-wait $A $B
-kill $T 2>/dev/null || true
+await_stage "$A" "$B" "$S1/train.log" "$S2/train.log"
 
 # checkpoint paths are recorded in config.json: keep them relative to the repository root
 "$PY" "$HERE/export_v2.py" --ckpt models/train/work/work_s1/best.pt --ckpt models/train/work/work_s2/best.pt --fp16 --eval \
