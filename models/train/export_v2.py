@@ -20,31 +20,10 @@ import shutil
 import sys
 
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nerlib as N  # noqa: E402
 from export_ensemble import export_onnx, load_members, rounded_fp16  # noqa: E402
-
-
-class MeanLogits(nn.Module):
-    """Mean of the members' raw logits; .crf is the mean of their CRFs (for nerlib.evaluate)."""
-
-    def __init__(self, members):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.crf = N.CRF()
-        with torch.no_grad():
-            for name in ('trans', 'start', 'end'):
-                getattr(self.crf, name).copy_(torch.stack([getattr(m.crf, name) for m in members]).mean(0))
-        self.wstart = members[0].wstart
-
-    def forward(self, input_ids, attention_mask):
-        acc = None
-        for m in self.members:
-            lg = m(input_ids, attention_mask)
-            acc = lg if acc is None else acc + lg
-        return acc / len(self.members)
 
 
 def f1_table(ev):
@@ -70,7 +49,7 @@ def main():
     members, cks = load_members(a.ckpt, vocab)
     for p, m in zip(a.ckpt, members):
         assert m.crf is not None, '%s was not trained with --crf' % p
-    ens = MeanLogits(members).eval()
+    ens = N.MeanLogits(members).eval()
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.scratch, exist_ok=True)

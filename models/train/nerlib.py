@@ -359,21 +359,41 @@ def crf_sequences(windows, g, T, wstart):
     return ix, mk, lb
 
 
+class MeanLogits(nn.Module):
+    """Mean of the members' raw logits; .crf is the mean of their CRFs (for evaluate). The ensemble export_v2.py
+    exports, and the teacher of train_bilstm.py --teacher."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.crf = CRF()
+        with torch.no_grad():
+            for name in ('trans', 'start', 'end'):
+                getattr(self.crf, name).copy_(torch.stack([getattr(m.crf, name) for m in members]).mean(0))
+        self.wstart = members[0].wstart
+
+    def forward(self, input_ids, attention_mask):
+        acc = None
+        for m in self.members:
+            lg = m(input_ids, attention_mask)
+            acc = lg if acc is None else acc + lg
+        return acc / len(self.members)
+
+
 def window_key(w):
     """A window's identity for caches: the (sentence, start, end) of its parts (sentences are loaded once)."""
     return tuple((id(s), a, b) for s, a, b in w['parts'])
 
 
 @torch.no_grad()
-def teacher_logits(teachers, wins, ids, att, cache):
-    """Mean raw logits [B,T,NL] of the teacher members on a batch whose rows are the windows wins; each window's
-    logits are computed once (teachers are in eval mode, so they do not change) and kept in cache as float16."""
+def teacher_logits(teacher, wins, ids, att, cache):
+    """The teacher's (a MeanLogits in eval mode) logits [B,T,NL] on a batch whose rows are the windows wins; each
+    window's are computed once (without dropout they do not change) and kept in cache as float16."""
     B, T = ids.shape
     out = torch.zeros(B, T, NL)
     todo = [r for r, w in enumerate(wins) if window_key(w) not in cache]
     if todo:
-        sub_ids, sub_att = ids[todo], att[todo]
-        mean = torch.stack([t(sub_ids, sub_att) for t in teachers]).mean(0)
+        mean = teacher(ids[todo], att[todo])
         for j, r in enumerate(todo):
             n = len(wins[r]['ids'])
             cache[window_key(wins[r])] = mean[j, :n].half()

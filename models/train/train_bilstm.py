@@ -78,33 +78,30 @@ def main():
         extra.append({'name': os.path.basename(path), 'labels': labels, 'docs': docs})
     torch.manual_seed(a.seed)
     fresh = not os.path.exists(os.path.join(a.work, 'last.pt'))
+    aux = [len(x['labels']) for x in extra]
     if a.start:
         model, ck = N.load_tagger(a.start, vocab)
-        assert model.cfg['aux'] == [len(x['labels']) for x in extra], 'auxiliary heads of %s differ from --extra' % a.start
+        assert model.cfg['aux'] == aux, 'auxiliary heads of %s differ from --extra' % a.start
         assert (model.crf is not None) == a.crf, '--crf must match %s' % a.start
         if fresh:
             log(logp, 'start: whole model from %s (epoch %d)' % (os.path.basename(os.path.dirname(a.start)), ck['epoch']))
     else:
-        model = N.BiLSTMTagger(vocab, crf=a.crf, aux=[len(x['labels']) for x in extra])
-    teachers = [N.load_tagger(t, vocab)[0] for t in a.teacher]
-    for t in teachers:
-        t.requires_grad_(False)
-    if teachers and fresh and model.crf is not None:
-        with torch.no_grad():
-            for name in ('trans', 'start', 'end'):
-                getattr(model.crf, name).copy_(torch.stack([getattr(t.crf, name) for t in teachers]).mean(0))
-        log(logp, 'kd: %d teachers; CRF starts from their mean' % len(teachers))
+        model = N.BiLSTMTagger(vocab, crf=a.crf, aux=aux)
+        if a.init and fresh:
+            enc = torch.load(a.init)['encoder']
+            missing, unexpected = model.load_state_dict(enc, strict=False)
+            assert not unexpected and all(not k.startswith(N.ENCODER_PREFIXES) for k in missing), (missing, unexpected)
+            log(logp, 'init: encoder (%d tensors) from %s' % (len(enc), os.path.basename(a.init)))
+        elif a.glove and fresh:
+            n = N.glove_init(model.emb, vocab, a.glove)
+            log(logp, 'glove: initialised %d of %d wordpiece embeddings from %s' % (n, len(vocab), os.path.basename(a.glove)))
+    teacher = N.MeanLogits([N.load_tagger(p, vocab)[0] for p in a.teacher]).eval().requires_grad_(False) if a.teacher else None
+    if teacher is not None and fresh and model.crf is not None:
+        model.crf.load_state_dict(teacher.crf.state_dict())
+        log(logp, 'kd: %d teachers; CRF starts from their mean' % len(a.teacher))
     kd_cache = {}
     lex = N.load_lexicon(a.lexicon) if a.lexicon else None
-    assert not (lex and teachers), '--lexicon changes sentences every epoch: not with --teacher (its cache keys)'
-    if a.init and fresh and not a.start:
-        enc = torch.load(a.init)['encoder']
-        missing, unexpected = model.load_state_dict(enc, strict=False)
-        assert not unexpected and all(not k.startswith(N.ENCODER_PREFIXES) for k in missing), (missing, unexpected)
-        log(logp, 'init: encoder (%d tensors) from %s' % (len(enc), os.path.basename(a.init)))
-    elif a.glove and fresh and not a.start:
-        n = N.glove_init(model.emb, vocab, a.glove)
-        log(logp, 'glove: initialised %d of %d wordpiece embeddings from %s' % (n, len(vocab), os.path.basename(a.glove)))
+    assert not (lex and teacher), '--lexicon changes sentences every epoch: not with --teacher (its cache keys)'
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     state = {'epoch': 0, 'best': -1.0, 'best_epoch': 0, 'lr': a.lr, 'history': [], 'bad': 0}
     last = os.path.join(a.work, 'last.pt')
@@ -149,10 +146,10 @@ def main():
         tot, nb, kd_tot = 0.0, 0, 0.0
         for step, (task, bw, g, ids, att, lab) in enumerate(plan, 1):
             feat = model.features(ids, att)
-            logits = model.out(feat) if teachers or not task else None
+            logits = model.out(feat) if teacher is not None or not task else None
             kd = None
-            if teachers:
-                kd = a.kd_weight * N.kd_loss(logits, N.teacher_logits(teachers, [bw[i] for i in g], ids, att, kd_cache), att, a.kd_temp)
+            if teacher is not None:
+                kd = a.kd_weight * N.kd_loss(logits, N.teacher_logits(teacher, [bw[i] for i in g], ids, att, kd_cache), att, a.kd_temp)
                 kd_tot += kd.item()
             if task:
                 head = model.aux[task - 1]
@@ -173,7 +170,7 @@ def main():
             nb += 1
             if step % a.log_every == 0:
                 log(logp, 'ep %d step %d loss %.4f%s (%.1f ms/step)' % (ep, step, tot / nb,
-                    ' kd %.4f cache %d' % (kd_tot / nb, len(kd_cache)) if teachers else '', 1000 * (time.time() - t0) / step))
+                    ' kd %.4f cache %d' % (kd_tot / nb, len(kd_cache)) if teacher is not None else '', 1000 * (time.time() - t0) / step))
         tt = time.time() - t0
         ev = {m: N.evaluate(model, devel, m) for m in ('single', 'packed')}
         secs = time.time() - t0
