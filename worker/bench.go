@@ -87,10 +87,8 @@ func cmdBench(ctx context.Context, args []string) error {
 		el := time.Since(t0).Seconds()
 		st := ann.Stats()
 		t0 = time.Now()
-		for range *modelBatches {
-			if _, err := sess.Run(ctx, ids, mask); err != nil {
-				return err
-			}
+		if err := sess.runEach(ctx, *modelBatches, ids, mask); err != nil {
+			return err
 		}
 		r := round{modelWPS: float64(*modelBatches*B) / time.Since(t0).Seconds(), seconds: el,
 			windowsPS: float64(st.Windows-prev.Windows) / el, docsPS: float64(st.Docs-prev.Docs) / el,
@@ -123,7 +121,8 @@ func cmdBench(ctx context.Context, args []string) error {
 		"wordpiece_efficiency":     med(func(r round) float64 { return r.efficiency }),
 		"mb_per_s":                 float64(bytes) / 1e6 / med(func(r round) float64 { return r.seconds }),
 		"slot_utilization":         st.SlotUtilization(), "windows": st.Windows / int64(len(rs)), "batches": st.Batches / int64(len(rs)),
-		"model_busy_fraction": st.ModelTime.Seconds() / sum(rs, func(r round) float64 { return r.seconds }),
+		"model_busy_fraction": st.ModelTime.Seconds() / float64(len(sess)) / sum(rs, func(r round) float64 { return r.seconds }),
+		"sessions":            len(sess),
 		"prepare_s":           med(func(r round) float64 { return r.prepare }),
 		"model_s":             med(func(r round) float64 { return r.model }),
 		"decode_s":            med(func(r round) float64 { return r.decode }),

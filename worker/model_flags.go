@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/nerstream/nerstream/internal/config"
 	"github.com/nerstream/nerstream/internal/model"
@@ -48,7 +52,7 @@ func bundleDir(flag string) string {
 // modelFlags are the model and NER options shared by every subcommand.
 type modelFlags struct {
 	dir, device                    string
-	batch, intra, inter            int
+	batch, intra, inter, sessions  int
 	aggregation, decoding, packing string
 	overlap                        int
 	labels                         string
@@ -62,6 +66,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.batch, "batch", 32, "windows per model run (B of the fixed [B,128] batch)")
 	fs.IntVar(&m.intra, "intra-threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fs.IntVar(&m.inter, "inter-threads", 0, "ONNX Runtime inter-op threads (0: default)")
+	fs.IntVar(&m.sessions, "sessions", 0, "ONNX Runtime sessions of the model, each running its own batch (0: on CPU, one per --intra-threads cores, at most 8, for a recurrent graph such as the BiLSTM bundles, else 1; with --intra-threads 0 each session gets cores/sessions threads)")
 	fs.StringVar(&m.aggregation, "aggregation", "first", "word label from its wordpieces: first, average or max")
 	fs.StringVar(&m.decoding, "decoding", "", "BIO decoding: viterbi or argmax (default: the bundle's, else viterbi)")
 	fs.StringVar(&m.packing, "packing", ner.DefaultOptions().Packing.String(), "sentences per window: record (first-fit decreasing over the documents of a Kafka record, or of 64 consecutive documents), document, sentence or stream")
@@ -72,7 +77,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 }
 
 // open loads the bundle, starts the session and builds the annotator.
-func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner.Annotator, error) {
+func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, sessionSet, *ner.Annotator, error) {
 	b, err := model.LoadBundle(bundleDir(m.dir))
 	if err != nil {
 		return nil, nil, nil, err
@@ -114,16 +119,136 @@ func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, *model.Session, *ner
 	if b.CRF != nil {
 		o.CRF = &ner.CRFTransitions{Transitions: b.CRF.Transitions, Start: b.CRF.Start, End: b.CRF.End}
 	}
-	s, err := model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(m.intra, m.inter), model.WithLogger(log), model.WithWarmup(m.warmup))
+	ss, err := m.openSessions(b, dev, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, err := ner.New(b.Tokenizer, ner.Guard(s, log), b.Labels, o)
+	runners := make([]ner.Runner, len(ss))
+	for i, s := range ss {
+		runners[i] = ner.Guard(s, log)
+	}
+	var r ner.Runner = runners[0]
+	if len(runners) > 1 {
+		p, err := ner.NewPool(runners...)
+		if err != nil {
+			ss.Close()
+			return nil, nil, nil, err
+		}
+		r = p
+	}
+	a, err := ner.New(b.Tokenizer, r, b.Labels, o)
 	if err != nil {
-		s.Close()
+		ss.Close()
 		return nil, nil, nil, err
 	}
-	return b, s, a, nil
+	return b, ss, a, nil
+}
+
+// maxAutoSessions bounds --sessions 0: each session holds its own copy of
+// the weights.
+const maxAutoSessions = 8
+
+// openSessions starts --sessions sessions of b (see the flag for 0). The
+// first one is started alone, so that it settles the device; the others
+// start concurrently.
+func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.Logger) (sessionSet, error) {
+	if m.sessions < 0 || m.sessions > 64 {
+		return nil, fmt.Errorf("--sessions %d: want 0 (auto) or 1..64", m.sessions)
+	}
+	n, intra, cores := m.sessions, m.intra, runtime.GOMAXPROCS(0)
+	if n == 0 {
+		n = 1
+		if dev.Kind != "cuda" && cores > 1 {
+			rec, err := b.Recurrent()
+			if err != nil {
+				return nil, err
+			}
+			if rec {
+				n = min(maxAutoSessions, max(1, cores/max(1, intra)))
+			}
+		}
+	}
+	if intra == 0 && n > 1 {
+		intra = max(1, cores/n)
+	}
+	open := func() (*model.Session, error) {
+		return model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(intra, m.inter),
+			model.WithLogger(log), model.WithWarmup(m.warmup))
+	}
+	first, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if m.sessions == 0 && first.Device().Kind == "cuda" {
+		n = 1 // auto found a GPU: one session feeds it
+	}
+	ss := make(sessionSet, n)
+	ss[0] = first
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ss[i], errs[i] = open()
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		ss.Close()
+		return nil, err
+	}
+	if n > 1 {
+		log.Info("model sessions, each running its own batch", "sessions", n, "intra_threads", intra, "auto", m.sessions == 0)
+	}
+	return ss, nil
+}
+
+// sessionSet is the model sessions of one command (--sessions of them, one
+// bundle, one shape).
+type sessionSet []*model.Session
+
+// Close closes every session.
+func (ss sessionSet) Close() {
+	for _, s := range ss {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// Device is the execution provider in use.
+func (ss sessionSet) Device() model.Device { return ss[0].Device() }
+
+// BatchSize is B.
+func (ss sessionSet) BatchSize() int { return ss[0].BatchSize() }
+
+// SeqLen is T.
+func (ss sessionSet) SeqLen() int { return ss[0].SeqLen() }
+
+// runEach runs batches model-only batches of ids and mask, spread over the
+// sessions, each session on its own goroutine: the model's own ceiling in
+// this configuration.
+func (ss sessionSet) runEach(ctx context.Context, batches int, ids, mask []int64) error {
+	errs := make(chan error, len(ss))
+	for i, s := range ss {
+		go func() {
+			for k := i; k < batches; k += len(ss) {
+				if _, err := s.Run(ctx, ids, mask); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range ss {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func keys(m map[string]bool) []string {

@@ -191,3 +191,23 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// Recurrent reports whether the graph runs recurrent operators (ONNX LSTM,
+// GRU or RNN, or ONNX Runtime's DynamicQuantizeLSTM). Their per-step matrix
+// products are small, so on a CPU one single-threaded session per core,
+// each running its own batch, outruns one session whose intra-op threads
+// split every step. It reads the graph's node list from model.onnx, not
+// the weights.
+func (b *Bundle) Recurrent() (bool, error) {
+	ops, err := readGraphOps(b.ModelPath)
+	if err != nil {
+		return false, fmt.Errorf("model %s: read operators: %w", b.ModelPath, err)
+	}
+	for op := range ops {
+		switch op {
+		case "LSTM", "GRU", "RNN", "DynamicQuantizeLSTM":
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -15,6 +15,8 @@ import (
 // TypeProto, TensorShapeProto, TensorProto) that readGraphIO reads.
 const (
 	fModelGraph       = 7
+	fGraphNode        = 1
+	fNodeOpType       = 4
 	fGraphInitializer = 5
 	fGraphInput       = 11
 	fGraphOutput      = 12
@@ -54,21 +56,26 @@ func readGraphIO(path string) (ins, outs []ort.InputOutputInfo, err error) {
 	return graphIOFrom(f, st.Size())
 }
 
-// graphIOFrom is readGraphIO over any positioned reader of size bytes.
-func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, err error) {
+// graphRange finds ModelProto.graph: the offsets of its payload.
+func graphRange(r io.ReaderAt, size int64) (start, end int64, err error) {
 	found := false
-	var gStart, gEnd int64
 	err = walk(r, 0, size, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
 		if num == fModelGraph && typ == protowire.BytesType {
-			gStart, gEnd, found = off, off+n, true
+			start, end, found = off, off+n, true
 		}
 		return nil
 	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: no graph", errNotONNX)
+	}
+	return start, end, err
+}
+
+// graphIOFrom is readGraphIO over any positioned reader of size bytes.
+func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, err error) {
+	gStart, gEnd, err := graphRange(r, size)
 	if err != nil {
 		return nil, nil, err
-	}
-	if !found {
-		return nil, nil, fmt.Errorf("%w: no graph", errNotONNX)
 	}
 	inits := map[string]bool{}
 	err = walk(r, gStart, gEnd, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
@@ -117,6 +124,51 @@ func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, er
 		}
 	}
 	return feed, outs, nil
+}
+
+// readGraphOps counts the operator types of the nodes of an ONNX model
+// file's main graph (not of subgraphs inside If or Loop), the same way
+// readGraphIO reads its inputs: field by field, weights skipped.
+func readGraphOps(path string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return graphOpsFrom(f, st.Size())
+}
+
+// graphOpsFrom is readGraphOps over any positioned reader of size bytes.
+func graphOpsFrom(r io.ReaderAt, size int64) (map[string]int, error) {
+	gStart, gEnd, err := graphRange(r, size)
+	if err != nil {
+		return nil, err
+	}
+	ops := map[string]int{}
+	err = walk(r, gStart, gEnd, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
+		if num != fGraphNode || typ != protowire.BytesType {
+			return nil
+		}
+		return walk(r, off, off+n, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
+			if num != fNodeOpType || typ != protowire.BytesType {
+				return nil
+			}
+			if n > maxValueInfoBytes {
+				return fmt.Errorf("%w: an operator type of %d bytes", errNotONNX, n)
+			}
+			b := make([]byte, n)
+			if _, err := r.ReadAt(b, off); err != nil {
+				return err
+			}
+			ops[string(b)]++
+			return nil
+		})
+	})
+	return ops, err
 }
 
 // walk calls fn for each field of the message in r[start:end]: for a

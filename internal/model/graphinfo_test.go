@@ -119,6 +119,9 @@ func FuzzReadGraphIO(f *testing.F) {
 		f.Add(b[:4096])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := graphOpsFrom(bytes.NewReader(b), int64(len(b))); err != nil && !errors.Is(err, errNotONNX) {
+			t.Fatalf("operators: err %v, want nil or errNotONNX", err)
+		}
 		ins, outs, err := graphIOFrom(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			return
@@ -129,4 +132,32 @@ func FuzzReadGraphIO(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Recurrent tells the BiLSTM bundles (float: LSTM, int8: DynamicQuantizeLSTM)
+// from the BERT-shaped test model, from the node list alone.
+func TestBundleRecurrent(t *testing.T) {
+	for dir, want := range map[string]bool{
+		"../../models/jnlpba-v2": true, "../../models/jnlpba-v2-int8": true, tiny: false,
+	} {
+		b, err := LoadBundle(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.Recurrent()
+		if err != nil || got != want {
+			t.Errorf("%s: Recurrent() = %v, %v; want %v", dir, got, err, want)
+		}
+	}
+	ops, err := readGraphOps(filepath.Join(tiny, "model.onnx"))
+	if err != nil || ops["MatMul"] == 0 || ops["Softmax"] == 0 {
+		t.Fatalf("tiny BERT operators %v, %v: want MatMul and Softmax among them", ops, err)
+	}
+	if _, err := readGraphOps(filepath.Join(t.TempDir(), "missing.onnx")); err == nil {
+		t.Fatal("missing file: no error")
+	}
+	bad := []byte("this is not an onnx file")
+	if _, err := graphOpsFrom(bytes.NewReader(bad), int64(len(bad))); !errors.Is(err, errNotONNX) {
+		t.Fatalf("not ONNX: err %v, want errNotONNX", err)
+	}
 }

@@ -129,7 +129,7 @@ type Stats struct {
 	Windows, Batches               int64
 	TokenSlots, UsedSlots          int64 // B*T per batch; non-padding tokens ([CLS]/[SEP] included)
 	Chunks                         int64
-	ModelTime                      time.Duration // inside Runner.Run
+	ModelTime                      time.Duration // inside Runner.Run, summed over batches (a ConcurrentRunner's overlapping runs each count)
 	PrepareTime                    time.Duration // segmenting and tokenizing
 	DecodeTime                     time.Duration // stitching, aggregation, BIO decoding, chunks
 }
@@ -263,10 +263,14 @@ func (a *Annotator) Run(ctx context.Context, in <-chan Doc, out chan<- Result) e
 	defer close(out)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	toModel := make(chan item, 2)
+	inFlight := 1 // batches the model runs at once
+	if cr, ok := a.run.(ConcurrentRunner); ok {
+		inFlight = max(1, cr.Concurrency())
+	}
+	toModel := make(chan item, 1+inFlight+RecordDocs) // batches and document markers
 	toDecode := make(chan item, 2)
-	free := make(chan *batch, 4)
-	for range 4 {
+	free := make(chan *batch, 2+2*inFlight)
+	for range cap(free) {
 		free <- a.newBatch()
 	}
 	var wg sync.WaitGroup
@@ -351,32 +355,25 @@ func (a *Annotator) newBatch() *batch {
 	return &batch{ids: make([]int64, a.B*a.T), mask: make([]int64, a.B*a.T), logits: make([]float32, a.B*a.T*a.L)}
 }
 
+// model runs the batches of inc, one at a time or, with a ConcurrentRunner,
+// up to its Concurrency() at once, and sends every item on to decoding in
+// the order it came.
 func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item) error {
+	if cr, ok := a.run.(ConcurrentRunner); ok && cr.Concurrency() > 1 {
+		return a.modelConcurrent(ctx, cr, inc, outc)
+	}
 	for it := range inc {
 		if b := it.b; b != nil {
 			t0 := time.Now()
 			logits, err := a.run.Run(ctx, b.ids, b.mask)
-			b.err = nil
-			switch {
-			case errors.Is(err, ErrModelPanic):
-				b.err = err // its documents fail; the others go on
-			case err != nil:
-				return err
-			case len(logits) != len(b.logits):
-				return fmt.Errorf("ner: model returned %d logits, want %d", len(logits), len(b.logits))
-			default:
+			if err == nil && len(logits) != len(b.logits) {
+				err = fmt.Errorf("ner: model returned %d logits, want %d", len(logits), len(b.logits))
+			}
+			if err == nil {
 				copy(b.logits, logits)
 			}
-			d := time.Since(t0)
-			a.mu.Lock()
-			a.stats.Batches++
-			a.stats.Windows += int64(len(b.rows))
-			a.stats.TokenSlots += int64(a.B * a.T)
-			a.stats.UsedSlots += int64(b.used)
-			a.stats.ModelTime += d
-			a.mu.Unlock()
-			if a.OnBatch != nil {
-				a.OnBatch(len(b.rows), b.used, a.B*a.T, d)
+			if err := a.ran(b, err, time.Since(t0)); err != nil {
+				return err
 			}
 		}
 		select {
@@ -384,6 +381,118 @@ func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+	}
+	return nil
+}
+
+// modelConcurrent is model with up to cr.Concurrency() batches running at
+// once: a dispatcher hands batches to that many workers and queues every
+// item in input order; the items leave that queue, in order, as soon as
+// their batch is done.
+func (a *Annotator) modelConcurrent(ctx context.Context, cr ConcurrentRunner, inc <-chan item, outc chan<- item) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type job struct {
+		it   item
+		err  error
+		d    time.Duration
+		done chan struct{} // closed when err and d are set (at once for a document marker)
+	}
+	n := cr.Concurrency()
+	work := make(chan *job)
+	// Document markers queue up in order too: room for a record group's
+	// worth of them, so that they never hold back the next batch (batches in
+	// flight are bounded by the free batches, not by this queue).
+	order := make(chan *job, n+2*RecordDocs)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				t0 := time.Now()
+				b := j.it.b
+				j.err = cr.RunInto(ctx, b.ids, b.mask, b.logits)
+				j.d = time.Since(t0)
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(work)
+		for {
+			var it item
+			var ok bool
+			select {
+			case it, ok = <-inc:
+				if !ok {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+			j := &job{it: it, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			if it.b == nil {
+				close(j.done)
+				continue
+			}
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				j.err = context.Cause(ctx)
+				close(j.done)
+				return
+			}
+		}
+	}()
+	var err error
+	for j := range order { // after an error: drain, so that the dispatcher and workers end
+		<-j.done
+		if err != nil {
+			continue
+		}
+		if j.it.b != nil {
+			if err = a.ran(j.it.b, j.err, j.d); err != nil {
+				cancel(err)
+				continue
+			}
+		}
+		select {
+		case outc <- j.it:
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+// ran records a finished model run of b, in packing order: a contained
+// panic (ErrModelPanic) fails only b's documents; any other error stops the
+// pipeline and is returned.
+func (a *Annotator) ran(b *batch, err error, d time.Duration) error {
+	b.err = nil
+	switch {
+	case errors.Is(err, ErrModelPanic):
+		b.err = err // its documents fail; the others go on
+	case err != nil:
+		return err
+	}
+	a.mu.Lock()
+	a.stats.Batches++
+	a.stats.Windows += int64(len(b.rows))
+	a.stats.TokenSlots += int64(a.B * a.T)
+	a.stats.UsedSlots += int64(b.used)
+	a.stats.ModelTime += d
+	a.mu.Unlock()
+	if a.OnBatch != nil {
+		a.OnBatch(len(b.rows), b.used, a.B*a.T, d)
 	}
 	return nil
 }
