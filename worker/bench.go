@@ -122,12 +122,12 @@ func cmdBench(ctx context.Context, args []string) error {
 		"mb_per_s":                 float64(bytes) / 1e6 / med(func(r round) float64 { return r.seconds }),
 		"slot_utilization":         st.SlotUtilization(), "windows": st.Windows / int64(len(rs)), "batches": st.Batches / int64(len(rs)),
 		"model_busy_fraction": st.ModelTime.Seconds() / float64(len(sess)) / sum(rs, func(r round) float64 { return r.seconds }),
-		"sessions":            len(sess),
-		"prepare_s":           med(func(r round) float64 { return r.prepare }),
-		"model_s":             med(func(r round) float64 { return r.model }),
-		"decode_s":            med(func(r round) float64 { return r.decode }),
-		"pipeline_s":          med(func(r round) float64 { return r.seconds }),
-		"startup_s":           startup.Seconds(), "first_batch_s": firstBatch.Seconds(),
+		"sessions":            len(sess), "intra_threads": sess.IntraThreads(),
+		"prepare_s":  med(func(r round) float64 { return r.prepare }),
+		"model_s":    med(func(r round) float64 { return r.model }),
+		"decode_s":   med(func(r round) float64 { return r.decode }),
+		"pipeline_s": med(func(r round) float64 { return r.seconds }),
+		"startup_s":  startup.Seconds(), "first_batch_s": firstBatch.Seconds(),
 		"peak_rss_mb": float64(ru.Maxrss) / 1024, "warmup": mf.warmup,
 	}
 	if *asJSON {

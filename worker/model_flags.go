@@ -64,9 +64,9 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.dir, "model", "", modelHelp)
 	fs.StringVar(&m.device, "device", "auto", "execution provider: auto, cpu, cuda or cuda:N")
 	fs.IntVar(&m.batch, "batch", 32, "windows per model run (B of the fixed [B,128] batch)")
-	fs.IntVar(&m.intra, "intra-threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+	fs.IntVar(&m.intra, "intra-threads", 0, "ONNX Runtime intra-op threads per session (0: the cores this process may use, GOMAXPROCS, a container's CPU limit included, divided among the sessions)")
 	fs.IntVar(&m.inter, "inter-threads", 0, "ONNX Runtime inter-op threads (0: default)")
-	fs.IntVar(&m.sessions, "sessions", 0, "ONNX Runtime sessions of the model, each running its own batch (0: on CPU, one per --intra-threads cores, at most 8, for a recurrent graph such as the BiLSTM bundles, else 1; with --intra-threads 0 each session gets cores/sessions threads)")
+	fs.IntVar(&m.sessions, "model-sessions", 0, "ONNX Runtime sessions of the model, each running its own batch (0: on CPU, for a recurrent graph such as the BiLSTM bundles, one single-threaded session per core, at most 8; else 1)")
 	fs.StringVar(&m.aggregation, "aggregation", "first", "word label from its wordpieces: first, average or max")
 	fs.StringVar(&m.decoding, "decoding", "", "BIO decoding: viterbi or argmax (default: the bundle's, else viterbi)")
 	fs.StringVar(&m.packing, "packing", ner.DefaultOptions().Packing.String(), "sentences per window: record (first-fit decreasing over the documents of a Kafka record, or of 64 consecutive documents), document, sentence or stream")
@@ -144,16 +144,16 @@ func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, sessionSet, *ner.Ann
 	return b, ss, a, nil
 }
 
-// maxAutoSessions bounds --sessions 0: each session holds its own copy of
+// maxAutoSessions bounds --model-sessions 0: each session holds its own copy of
 // the weights.
 const maxAutoSessions = 8
 
-// openSessions starts --sessions sessions of b (see the flag for 0). The
+// openSessions starts the sessions of b (--model-sessions; see the flag for 0). The
 // first one is started alone, so that it settles the device; the others
 // start concurrently.
 func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.Logger) (sessionSet, error) {
 	if m.sessions < 0 || m.sessions > 64 {
-		return nil, fmt.Errorf("--sessions %d: want 0 (auto) or 1..64", m.sessions)
+		return nil, fmt.Errorf("--model-sessions %d: want 0 (auto) or 1..64", m.sessions)
 	}
 	n, intra, cores := m.sessions, m.intra, runtime.GOMAXPROCS(0)
 	if n == 0 {
@@ -168,7 +168,7 @@ func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.L
 			}
 		}
 	}
-	if intra == 0 && n > 1 {
+	if intra == 0 {
 		intra = max(1, cores/n)
 	}
 	open := func() (*model.Session, error) {
@@ -204,7 +204,7 @@ func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.L
 	return ss, nil
 }
 
-// sessionSet is the model sessions of one command (--sessions of them, one
+// sessionSet is the model sessions of one command (--model-sessions of them, one
 // bundle, one shape).
 type sessionSet []*model.Session
 
@@ -225,6 +225,9 @@ func (ss sessionSet) BatchSize() int { return ss[0].BatchSize() }
 
 // SeqLen is T.
 func (ss sessionSet) SeqLen() int { return ss[0].SeqLen() }
+
+// IntraThreads is each session's intra-op thread count.
+func (ss sessionSet) IntraThreads() int { return ss[0].IntraThreads() }
 
 // runEach runs batches model-only batches of ids and mask, spread over the
 // sessions, each session on its own goroutine: the model's own ceiling in

@@ -26,7 +26,7 @@ func openWith(t *testing.T, args ...string) (sessionSet, *ner.Annotator, error) 
 	return ss, a, err
 }
 
-// --sessions 0 (the default) runs one single-threaded session per core for
+// --model-sessions 0 (the default) runs one single-threaded session per core for
 // a recurrent graph on CPU and one session otherwise; an explicit count is
 // obeyed, a bad one refused; the annotations never depend on it.
 func TestSessionsFlag(t *testing.T) {
@@ -38,7 +38,7 @@ func TestSessionsFlag(t *testing.T) {
 		{[]string{"--model", "../models/jnlpba-v2", "--device", "cpu"}, min(maxAutoSessions, cores)},
 		{[]string{"--model", "../models/jnlpba-v2", "--device", "cpu", "--intra-threads", "64"}, 1},
 		{[]string{"--model", "../testdata/tinybert", "--device", "cpu"}, 1},
-		{[]string{"--model", "../testdata/tinybert", "--device", "cpu", "--sessions", "3"}, 3},
+		{[]string{"--model", "../testdata/tinybert", "--device", "cpu", "--model-sessions", "3"}, 3},
 	} {
 		ss, _, err := openWith(t, tc.args...)
 		if err != nil {
@@ -49,8 +49,8 @@ func TestSessionsFlag(t *testing.T) {
 		}
 		ss.Close()
 	}
-	if _, _, err := openWith(t, "--model", "../testdata/tinybert", "--sessions", "-1"); err == nil || !strings.Contains(err.Error(), "--sessions") {
-		t.Fatalf("--sessions -1: err %v, want one naming the flag", err)
+	if _, _, err := openWith(t, "--model", "../testdata/tinybert", "--model-sessions", "-1"); err == nil || !strings.Contains(err.Error(), "--model-sessions") {
+		t.Fatalf("--model-sessions -1: err %v, want one naming the flag", err)
 	}
 
 	gold, err := eval.ReadDocs("../testdata/jnlpba/devel.docs.jsonl")
@@ -63,7 +63,7 @@ func TestSessionsFlag(t *testing.T) {
 	}
 	var ref []ner.Result
 	for _, n := range []string{"1", "3"} {
-		ss, a, err := openWith(t, "--model", "../models/jnlpba-v2", "--device", "cpu", "--sessions", n, "--intra-threads", "1")
+		ss, a, err := openWith(t, "--model", "../models/jnlpba-v2", "--device", "cpu", "--model-sessions", n, "--intra-threads", "1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestSessionsFlag(t *testing.T) {
 			continue
 		}
 		if !reflect.DeepEqual(res, ref) {
-			t.Fatalf("--sessions %s: annotations differ from one session's", n)
+			t.Fatalf("--model-sessions %s: annotations differ from one session's", n)
 		}
 	}
 }

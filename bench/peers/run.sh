@@ -21,7 +21,8 @@ cp bench/peers/transformersjs.mjs "$PEERS/"
 out=$(mktemp)
 for r in $(seq "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
-  bin/worker bench --model "$BUNDLE" --docs "$DOCS" --intra-threads "$THREADS" --rounds 1 --json \
+  # nerstream gets THREADS cores (GOMAXPROCS) and picks its sessions and threads within them (--model-sessions 0)
+  GOMAXPROCS="$THREADS" bin/worker bench --model "$BUNDLE" --docs "$DOCS" --rounds 1 --json \
     | sed 's/^/{"who":"nerstream","r":'"$r"',"res":/; s/$/}/' >>"$out"
   for mode in whole sentences sorted; do
     node "$PEERS/transformersjs.mjs" "$BUNDLE" "$DOCS" "$mode" 32 "$THREADS" \
@@ -33,7 +34,7 @@ const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const by = (who, f) => med(rows.filter((r) => r.who === who).map((r) => f(r.res)));
 const ns = { dps: by("nerstream", (r) => r.docs_per_s), wps: by("nerstream", (r) => r.wordpieces_per_s) };
-console.log(`nerstream: ${ns.dps.toFixed(1)} docs/s, ${ns.wps.toFixed(0)} wordpieces covered/s (coverage 1.000), packing ${rows[0].res.packing}`);
+console.log(`nerstream: ${ns.dps.toFixed(1)} docs/s, ${ns.wps.toFixed(0)} wordpieces covered/s (coverage 1.000), packing ${rows[0].res.packing}, ${rows[0].res.sessions} session(s) x ${rows[0].res.intra_threads} thread(s)`);
 for (const m of ["whole", "sentences", "sorted"]) {
   const dps = by(m, (r) => r.docs_per_s), wps = by(m, (r) => r.covered_per_s), cov = by(m, (r) => r.coverage);
   console.log(`transformers.js ${m.padEnd(9)}: ${dps.toFixed(1)} docs/s, ${wps.toFixed(0)} wordpieces covered/s, coverage ${cov.toFixed(3)}; nerstream ÷ peer: ${(ns.dps / dps).toFixed(2)}× docs/s, ${(ns.wps / wps).toFixed(2)}× wordpieces covered/s`);

@@ -88,6 +88,7 @@ type Session struct {
 	batch   int
 	seq     int
 	labels  int
+	intra   int
 	device  Device
 	sess    *ort.AdvancedSession
 	ids     *ort.Tensor[int64]
@@ -117,7 +118,7 @@ func NewSession(b *Bundle, opts ...Option) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{bundle: b, batch: o.batch, seq: b.MaxLength, labels: len(b.Labels)}
+	s := &Session{bundle: b, batch: o.batch, seq: b.MaxLength, labels: len(b.Labels), intra: o.intraThreads}
 	shape := ort.NewShape(int64(s.batch), int64(s.seq))
 	if s.ids, err = ort.NewEmptyTensor[int64](shape); err != nil {
 		return nil, fmt.Errorf("model %s: allocate input_ids: %w", b.Dir, err)
@@ -301,6 +302,10 @@ func (s *Session) SeqLen() int { return s.seq }
 
 // NumLabels is the size of the logits' last axis.
 func (s *Session) NumLabels() int { return s.labels }
+
+// IntraThreads is the intra-op thread count asked for (0: ONNX Runtime's
+// default).
+func (s *Session) IntraThreads() int { return s.intra }
 
 // Device is the execution provider actually in use.
 func (s *Session) Device() Device { return s.device }
