@@ -40,5 +40,7 @@
 // The pipeline runs in three goroutines joined by bounded channels —
 // prepare (segment, tokenize, pack), model, decode — so tokenizing batch n+1
 // and decoding batch n-1 overlap inference on batch n. Results come out in
-// input order.
+// input order. With a ConcurrentRunner (a Pool of sessions) the model stage
+// keeps Concurrency() batches running at once and still hands them on in
+// packing order, so output never depends on which batch finished first.
 package ner
