@@ -78,6 +78,26 @@ func (p *panicOn) Run(ctx context.Context, ids, mask []int64) ([]float32, error)
 	return p.next.Run(ctx, ids, mask)
 }
 
+// runAll runs docs through a.Run, which (unlike Each) goes on past a
+// document whose batch failed, and returns every Result in order.
+func runAll(t *testing.T, a *Annotator, docs []Doc) []Result {
+	t.Helper()
+	in := make(chan Doc, len(docs))
+	for _, d := range docs {
+		in <- d
+	}
+	close(in)
+	out := make(chan Result, len(docs))
+	if err := a.Run(context.Background(), in, out); err != nil {
+		t.Fatalf("Run stopped: %v", err)
+	}
+	var got []Result
+	for r := range out {
+		got = append(got, r)
+	}
+	return got
+}
+
 // A batch the model panics on twice fails only its own documents (Result.Err
 // wraps ErrModelPanic, no chunks); documents before and after it are
 // annotated as if nothing happened, and Each reports the failure by name.
@@ -96,19 +116,7 @@ func TestModelPanicTwiceFailsOnlyThatBatchsDocuments(t *testing.T) {
 	// Batch 2 (document b) panics, and so does its retry (call 3).
 	g := Guard(&panicOn{next: newFake(t, tok, 1, byID), bad: map[int]bool{2: true, 3: true}}, quiet)
 	a, _ := New(tok, g, jnlpbaLabels, opts)
-	in := make(chan Doc, len(docs))
-	for _, d := range docs {
-		in <- d
-	}
-	close(in)
-	out := make(chan Result, len(docs))
-	if err := a.Run(context.Background(), in, out); err != nil {
-		t.Fatalf("Run stopped: %v", err)
-	}
-	var got []Result
-	for r := range out {
-		got = append(got, r)
-	}
+	got := runAll(t, a, docs)
 	if len(got) != 3 || got[0].Doc.ID != "a" || got[1].Doc.ID != "b" || got[2].Doc.ID != "c" {
 		t.Fatalf("results %v, want a, b, c in order", got)
 	}

@@ -147,6 +147,7 @@ func (s Stats) SlotUtilization() float64 {
 type Annotator struct {
 	tok    *wordpiece.Tokenizer
 	run    Runner
+	conc   ConcurrentRunner // run, when it runs more than one batch at once
 	labels *labelSet
 	opts   Options
 	crf    *crfScores
@@ -168,6 +169,9 @@ func New(tok *wordpiece.Tokenizer, r Runner, labels []string, opts Options) (*An
 		return nil, err
 	}
 	a := &Annotator{tok: tok, run: r, labels: ls, opts: opts, B: r.BatchSize(), T: r.SeqLen(), L: r.NumLabels()}
+	if cr, ok := r.(ConcurrentRunner); ok && cr.Concurrency() > 1 {
+		a.conc = cr
+	}
 	if a.L != len(labels) {
 		return nil, fmt.Errorf("ner: model has %d labels, label list has %d", a.L, len(labels))
 	}
@@ -264,8 +268,8 @@ func (a *Annotator) Run(ctx context.Context, in <-chan Doc, out chan<- Result) e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	inFlight := 1 // batches the model runs at once
-	if cr, ok := a.run.(ConcurrentRunner); ok {
-		inFlight = max(1, cr.Concurrency())
+	if a.conc != nil {
+		inFlight = a.conc.Concurrency()
 	}
 	toModel := make(chan item, 1+inFlight+RecordDocs) // batches and document markers
 	toDecode := make(chan item, 2)
@@ -359,8 +363,8 @@ func (a *Annotator) newBatch() *batch {
 // up to its Concurrency() at once, and sends every item on to decoding in
 // the order it came.
 func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item) error {
-	if cr, ok := a.run.(ConcurrentRunner); ok && cr.Concurrency() > 1 {
-		return a.modelConcurrent(ctx, cr, inc, outc)
+	if a.conc != nil {
+		return a.modelConcurrent(ctx, inc, outc)
 	}
 	for it := range inc {
 		if b := it.b; b != nil {
@@ -385,11 +389,11 @@ func (a *Annotator) model(ctx context.Context, inc <-chan item, outc chan<- item
 	return nil
 }
 
-// modelConcurrent is model with up to cr.Concurrency() batches running at
+// modelConcurrent is model with up to a.conc.Concurrency() batches running at
 // once: a dispatcher hands batches to that many workers and queues every
 // item in input order; the items leave that queue, in order, as soon as
 // their batch is done.
-func (a *Annotator) modelConcurrent(ctx context.Context, cr ConcurrentRunner, inc <-chan item, outc chan<- item) error {
+func (a *Annotator) modelConcurrent(ctx context.Context, inc <-chan item, outc chan<- item) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type job struct {
@@ -398,7 +402,7 @@ func (a *Annotator) modelConcurrent(ctx context.Context, cr ConcurrentRunner, in
 		d    time.Duration
 		done chan struct{} // closed when err and d are set (at once for a document marker)
 	}
-	n := cr.Concurrency()
+	n := a.conc.Concurrency()
 	work := make(chan *job)
 	// Document markers queue up in order too: room for a record group's
 	// worth of them, so that they never hold back the next batch (batches in
@@ -412,7 +416,7 @@ func (a *Annotator) modelConcurrent(ctx context.Context, cr ConcurrentRunner, in
 			for j := range work {
 				t0 := time.Now()
 				b := j.it.b
-				j.err = cr.RunInto(ctx, b.ids, b.mask, b.logits)
+				j.err = a.conc.RunInto(ctx, b.ids, b.mask, b.logits)
 				j.d = time.Since(t0)
 				close(j.done)
 			}

@@ -239,17 +239,11 @@ func TestPoolContainedPanicFailsOnlyThatBatch(t *testing.T) {
 	p, _ := NewPool(Guard(&panicOnID{Runner: newFake(t, tok, 1, byID), id: bad}, quiet),
 		Guard(&panicOnID{Runner: newFake(t, tok, 1, byID), id: bad}, quiet))
 	a, _ := New(tok, p, jnlpbaLabels, o)
-	in := make(chan Doc, len(docs))
-	for _, d := range docs {
-		in <- d
+	got := runAll(t, a, docs)
+	if len(got) != len(docs) {
+		t.Fatalf("%d results for %d documents", len(got), len(docs))
 	}
-	close(in)
-	out := make(chan Result, len(docs))
-	if err := a.Run(context.Background(), in, out); err != nil {
-		t.Fatalf("Run stopped: %v", err)
-	}
-	i := 0
-	for r := range out {
+	for i, r := range got {
 		if r.Doc.ID != docs[i].ID {
 			t.Fatalf("result %d is %s, want %s", i, r.Doc.ID, docs[i].ID)
 		}
@@ -260,9 +254,5 @@ func TestPoolContainedPanicFailsOnlyThatBatch(t *testing.T) {
 		} else if r.Err != nil || !reflect.DeepEqual(r.Chunks, want[i].Chunks) {
 			t.Fatalf("%s: err %v, chunks %v, want %v", r.Doc.ID, r.Err, r.Chunks, want[i].Chunks)
 		}
-		i++
-	}
-	if i != len(docs) {
-		t.Fatalf("%d results for %d documents", i, len(docs))
 	}
 }
