@@ -148,16 +148,20 @@ func (m *modelFlags) open(log *slog.Logger) (*model.Bundle, sessionSet, *ner.Ann
 // the weights.
 const maxAutoSessions = 8
 
-// openSessions starts the sessions of b (--model-sessions; see the flag for 0). The
-// first one is started alone, so that it settles the device; the others
-// start concurrently.
+// openSessions starts the sessions of b (--model-sessions; see the flag for 0).
+// The device is settled first (auto: CUDA if the runtime accepts it), so that
+// the count and each session's threads fit it and the sessions start together.
 func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.Logger) (sessionSet, error) {
 	if m.sessions < 0 || m.sessions > 64 {
 		return nil, fmt.Errorf("--model-sessions %d: want 0 (auto) or 1..64", m.sessions)
 	}
+	dev, err := model.ResolveDevice(dev, log)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", b.Dir, err)
+	}
 	n, intra, cores := m.sessions, m.intra, runtime.GOMAXPROCS(0)
 	if n == 0 {
-		n = 1
+		n = 1 // a GPU, or a graph whose operators use the cores well (BERT's large products)
 		if dev.Kind != "cuda" && cores > 1 {
 			rec, err := b.Recurrent()
 			if err != nil {
@@ -171,26 +175,15 @@ func (m *modelFlags) openSessions(b *model.Bundle, dev model.Device, log *slog.L
 	if intra == 0 {
 		intra = max(1, cores/n)
 	}
-	open := func() (*model.Session, error) {
-		return model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev), model.WithThreads(intra, m.inter),
-			model.WithLogger(log), model.WithWarmup(m.warmup))
-	}
-	first, err := open()
-	if err != nil {
-		return nil, err
-	}
-	if m.sessions == 0 && first.Device().Kind == "cuda" {
-		n = 1 // auto found a GPU: one session feeds it
-	}
 	ss := make(sessionSet, n)
-	ss[0] = first
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ss[i], errs[i] = open()
+			ss[i], errs[i] = model.NewSession(b, model.WithBatchSize(m.batch), model.WithDevice(dev),
+				model.WithThreads(intra, m.inter), model.WithLogger(log), model.WithWarmup(m.warmup))
 		}()
 	}
 	wg.Wait()

@@ -198,6 +198,12 @@ func TestCUDARequestedWithoutCUDAIsAClearError(t *testing.T) {
 	if !strings.Contains(err.Error(), "CUDA") {
 		t.Fatalf("error %q does not say CUDA is unavailable", err)
 	}
+	if _, err := ResolveDevice(Device{Kind: "cuda"}, nil); err == nil || !strings.Contains(err.Error(), "CUDA") {
+		t.Fatalf("ResolveDevice(cuda) = %v, want the same CUDA error as NewSession", err)
+	}
+	if d, err := ResolveDevice(Device{Kind: "auto"}, nil); err != nil || d.Kind != "cpu" {
+		t.Fatalf("ResolveDevice(auto) = %v, %v; want cpu", d, err)
+	}
 	// auto falls back to CPU.
 	s, err = NewSession(b, WithBatchSize(1), WithDevice(Device{Kind: "auto"}))
 	if err != nil {

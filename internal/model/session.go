@@ -282,6 +282,30 @@ func sessionOptions(o options) (*ort.SessionOptions, Device, error) {
 	return so, dev, nil
 }
 
+// ResolveDevice settles "auto" before any graph is loaded: CUDA when the ONNX
+// Runtime library in use accepts its execution provider for d.ID, else CPU
+// (logged). "cpu" is returned as is; "cuda" without a usable provider is an
+// error. A session created with the result uses the same provider, so that
+// callers opening several sessions can size them for the device and open
+// them together.
+func ResolveDevice(d Device, log *slog.Logger) (Device, error) {
+	if d.Kind == "cpu" {
+		return d, nil
+	}
+	if err := Init(); err != nil {
+		return Device{}, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	so, dev, err := sessionOptions(options{device: d, log: log})
+	if err != nil {
+		return Device{}, err
+	}
+	so.Destroy()
+	return dev, nil
+}
+
 func appendCUDA(so *ort.SessionOptions, id int) error {
 	co, err := ort.NewCUDAProviderOptions()
 	if err != nil {
