@@ -30,8 +30,13 @@
 // [OpenBucket] opens a [Store] from a URL (s3://, gs://, azblob://, file://,
 // mem://) through gocloud.dev/blob. [Store.Upload] encodes a file in memory
 // and writes it with one atomic put (readers never see half a file), retrying
-// transient failures with exponential backoff. [Store.LastOffset] recovers,
-// from the keys alone, the last Kafka offset already stored for a partition,
-// which is how a restarted worker knows where to resume without trusting its
-// committed consumer offsets.
+// transient failures with exponential backoff. A write that fails is aborted
+// (never committed short: a full disk leaves nothing at the key), and Upload
+// succeeds only once the stored object is verified to hold exactly the
+// encoded bytes (size and MD5; file:// objects are read back and fsynced).
+// [Store.LastOffset] recovers, from the keys, the last Kafka offset already
+// stored for a partition, which is how a restarted worker knows where to
+// resume without trusting its committed consumer offsets. An empty object, or
+// a last object that is not a whole Parquet file, does not count as stored:
+// it is logged and removed, and its offsets are read again.
 package sink

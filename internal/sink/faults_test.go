@@ -23,6 +23,7 @@ const (
 	Slow            // answer after a delay
 	Partial         // forward, then cut the response body in the middle
 	ReadOnly        // 403 AccessDenied for writes, pass reads
+	CutBody         // send only the first half of a request body, then fail the connection
 )
 
 // faultTransport is a fault-injecting bucket wrapper at the HTTP level: it
@@ -68,6 +69,12 @@ func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case ReadOnly:
 		if r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete {
 			return canned(403, `<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`), nil
+		}
+	case CutBody:
+		if r.Body != nil && r.ContentLength > 1 {
+			body, _ := io.ReadAll(r.Body)
+			r = r.Clone(r.Context())
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{io.ErrUnexpectedEOF}))
 		}
 	}
 	resp, err := f.next.RoundTrip(r)

@@ -33,6 +33,9 @@ type Store struct {
 	name   string // URL without query, for error messages
 	prefix string
 	cfg    bucketConfig
+	// fileRoot is the directory of a file:// bucket ("" otherwise): uploads
+	// there are read back and fsynced (see [Store.verify]).
+	fileRoot string
 }
 
 // bucketConfig holds the settings of [OpenBucket].
@@ -139,8 +142,9 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...BucketOption) (*Stor
 	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 
 	var (
-		b      *blob.Bucket
-		prefix = strings.Trim(u.Path, "/")
+		b        *blob.Bucket
+		prefix   = strings.Trim(u.Path, "/")
+		fileRoot string
 	)
 	switch u.Scheme {
 	case "s3":
@@ -166,7 +170,7 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...BucketOption) (*Stor
 			NoTempDir: true, // temp file next to the target: rename never crosses mounts
 			Metadata:  fileblob.MetadataDontWrite,
 		})
-		prefix = ""
+		prefix, fileRoot = "", u.Path
 	case "mem":
 		b = memblob.OpenBucket(nil)
 	default:
@@ -182,7 +186,7 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...BucketOption) (*Stor
 		b.Close()
 		return nil, fmt.Errorf("open bucket %s: %w", name, err)
 	}
-	return &Store{bucket: b, name: name, prefix: prefix, cfg: cfg}, nil
+	return &Store{bucket: b, name: name, prefix: prefix, cfg: cfg, fileRoot: fileRoot}, nil
 }
 
 // newBucketConfig applies opts to the defaults.
@@ -218,6 +222,12 @@ func (s *Store) Key(model, topic string, partition int, first, last int64) Key {
 // prefix must equal it. Transient failures are retried (see [WithRetry]); an
 // existing object with the same key is replaced, which is harmless because
 // the same offsets give the same rows. The final error names bucket and key.
+//
+// Upload returns nil only once the stored object has been verified to hold
+// exactly the encoded bytes (size and MD5; see [Store.verify]). A failed
+// write never leaves an object at the key: the writer is aborted on error,
+// and if the upload finally fails, an incomplete object found at the key (a
+// backend that committed a short write) is removed.
 func (s *Store) Upload(ctx context.Context, k Key, rows []Row) (err error) {
 	start := time.Now()
 	ev := UploadEvent{Key: k, Rows: len(rows)}
@@ -246,48 +256,145 @@ func (s *Store) Upload(ctx context.Context, k Key, rows []Row) (err error) {
 	sum := md5.Sum(data)
 	err = s.retry(ctx, "upload "+key, func(ctx context.Context) error {
 		ev.Attempts++
-		return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: ContentType, ContentMD5: sum[:]})
+		return s.put(ctx, key, data, sum)
 	})
 	if err != nil {
+		s.removeIncomplete(ctx, key)
 		return fmt.Errorf("upload %d rows (%d bytes) to %s key %s: %w", len(rows), len(data), s.name, key, err)
 	}
 	return nil
+}
+
+// removeIncomplete deletes the object at key if it is not a whole Parquet
+// file (see [Store.complete]); a missing object is fine. It runs after a
+// failed upload, on a context of its own so that a cancelled upload still
+// cleans up, and only logs its own failures: resume checks again.
+func (s *Store) removeIncomplete(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(s.cfg.attemptTimeout, 10*time.Second))
+	defer cancel()
+	attrs, err := s.bucket.Attributes(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return
+	}
+	if err == nil {
+		var ok bool
+		var why string
+		if ok, why, err = s.complete(ctx, key, attrs.Size); err == nil && ok {
+			return
+		} else if err == nil {
+			err = s.bucket.Delete(ctx, key)
+			s.cfg.log.Warn("sink: removed an incomplete object left by a failed upload", "bucket", s.name, "key", key, "why", why, "err", err)
+			return
+		}
+	}
+	s.cfg.log.Warn("sink: could not check the key of a failed upload", "bucket", s.name, "key", key, "err", err)
 }
 
 // Files lists the chunks files of one model directory, topic and partition,
 // sorted by First (then Last). Objects whose names do not parse as keys
 // (temporary files, foreign files) are ignored.
 func (s *Store) Files(ctx context.Context, model, topic string, partition int) ([]Key, error) {
+	objs, err := s.partitionObjects(ctx, model, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]Key, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return keys, nil
+}
+
+// object is a listed chunks file and its size.
+type object struct {
+	Key  Key
+	Size int64
+}
+
+// partitionObjects lists one partition's chunks files sorted by First, then Last.
+func (s *Store) partitionObjects(ctx context.Context, model, topic string, partition int) ([]object, error) {
 	probe := s.Key(model, topic, partition, 0, 0)
 	if err := probe.Validate(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", s.name, err)
 	}
-	keys, err := s.list(ctx, probe.PartitionPrefix())
+	objs, err := s.listObjects(ctx, probe.PartitionPrefix())
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(keys, func(a, b Key) int {
-		if a.First != b.First {
-			return cmp.Compare(a.First, b.First)
+	slices.SortFunc(objs, func(a, b object) int {
+		if a.Key.First != b.Key.First {
+			return cmp.Compare(a.Key.First, b.Key.First)
 		}
-		return cmp.Compare(a.Last, b.Last)
+		return cmp.Compare(a.Key.Last, b.Key.Last)
 	})
-	return keys, nil
+	return objs, nil
 }
 
-// LastOffset returns the highest Last offset over all files of a partition;
-// ok is false when there is none. The worker resumes at last+1.
+// LastOffset returns the highest Last offset over the stored files of a
+// partition; ok is false when there is none. The worker resumes at last+1.
+//
+// Only whole files count as stored. An object at a final key that is empty,
+// or (for the files that decide the answer, checked from the highest Last
+// down) not a complete Parquet file, is not trusted: it is logged and
+// removed, and the answer is the offset just before the earliest such file,
+// so that its records are annotated again and its key is written anew.
+// Failed uploads leave no such object (see [Store.Upload]); this guards
+// against other writers and older versions.
 func (s *Store) LastOffset(ctx context.Context, model, topic string, partition int) (last int64, ok bool, err error) {
-	keys, err := s.Files(ctx, model, topic, partition)
+	objs, err := s.partitionObjects(ctx, model, topic, partition)
 	if err != nil {
 		return 0, false, err
 	}
-	for _, k := range keys {
-		if !ok || k.Last > last {
-			last, ok = k.Last, true
+	bad := -1 // index of the earliest untrusted file
+	for i, o := range objs {
+		if o.Size < int64(minParquetSize) {
+			s.distrust(ctx, o, fmt.Sprintf("%d bytes, smaller than any Parquet file", o.Size))
+			bad = i
+			break
+		}
+	}
+	good := objs
+	if bad >= 0 {
+		good = objs[:bad]
+	}
+	for len(good) > 0 {
+		top := slices.MaxFunc(good, func(a, b object) int { return cmp.Compare(a.Key.Last, b.Key.Last) })
+		whole, why, err := s.complete(ctx, top.Key.String(), top.Size)
+		if err != nil {
+			return 0, false, err
+		}
+		if whole {
+			break
+		}
+		s.distrust(ctx, top, why)
+		// good is a prefix of objs (sorted by First): cut it before top.
+		bad = slices.IndexFunc(good, func(o object) bool { return o.Key.First >= top.Key.First })
+		good = good[:bad]
+	}
+	if bad >= 0 {
+		return objs[bad].Key.First - 1, true, nil
+	}
+	for _, o := range good {
+		if !ok || o.Key.Last > last {
+			last, ok = o.Key.Last, true
 		}
 	}
 	return last, ok, nil
+}
+
+// distrust logs an untrusted object and removes it, so that neither a later
+// resume nor a reader (export, DuckDB, Spark) meets it again. Removal is
+// best effort: the object is not counted as stored either way.
+func (s *Store) distrust(ctx context.Context, o object, why string) {
+	key := o.Key.String()
+	err := s.retry(ctx, "delete "+key, func(ctx context.Context) error {
+		if err := s.bucket.Delete(ctx, key); gcerrors.Code(err) != gcerrors.NotFound {
+			return err
+		}
+		return nil
+	})
+	s.cfg.log.Warn("sink: stored object is not a whole Parquet file; its offsets are annotated again",
+		"bucket", s.name, "key", key, "first", o.Key.First, "last", o.Key.Last, "why", why, "removed", err == nil, "err", err)
 }
 
 // ReadAll reads every chunks file under the model directory (all topics and
@@ -318,9 +425,23 @@ func (s *Store) ReadAll(ctx context.Context, model string) ([]Row, error) {
 
 // list returns the parsed keys of all objects under prefix, in key order.
 func (s *Store) list(ctx context.Context, prefix string) ([]Key, error) {
-	var keys []Key
+	objs, err := s.listObjects(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]Key, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return keys, nil
+}
+
+// listObjects returns the parsed keys and sizes of all objects under prefix,
+// in key order.
+func (s *Store) listObjects(ctx context.Context, prefix string) ([]object, error) {
+	var objs []object
 	err := s.retry(ctx, "list "+prefix, func(ctx context.Context) error {
-		keys = keys[:0]
+		objs = objs[:0]
 		it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 		for {
 			obj, err := it.Next(ctx)
@@ -334,14 +455,14 @@ func (s *Store) list(ctx context.Context, prefix string) ([]Key, error) {
 				continue
 			}
 			if k, err := ParseKey(obj.Key); err == nil && k.Prefix == s.prefix {
-				keys = append(keys, k)
+				objs = append(objs, object{Key: k, Size: obj.Size})
 			}
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s prefix %q: %w", s.name, prefix, err)
 	}
-	return keys, nil
+	return objs, nil
 }
 
 // retry runs op until it succeeds, fails permanently, or the retry budget

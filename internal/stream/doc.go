@@ -21,7 +21,8 @@
 // # Exactly once
 //
 // Storage is the truth. When a partition is assigned, the worker resumes
-// after the highest end offset found in its files (sink.Store.LastOffset);
+// after the highest end offset found in its whole files (sink.Store.LastOffset
+// does not count an empty or cut-short object);
 // Kafka commits only serve lag monitoring and the start of a fresh model.
 // A file's boundaries are a function of the records alone, so any worker that
 // processes the same offsets cuts the same files with the same keys:
