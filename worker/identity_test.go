@@ -68,7 +68,9 @@ func TestGroupRefusesAnotherModelVersion(t *testing.T) {
 		"--model", other.Dir, "--out", c.outURL, "--metrics-addr", ""}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	began := time.Now()
 	out, err := exec.CommandContext(ctx, filepath.Join(binaries(t), "worker"), args...).CombinedOutput()
+	refusedIn := time.Since(began)
 	if ctx.Err() != nil {
 		t.Fatalf("the relabelled worker did not refuse the group within 60s:\n%s", out)
 	}
@@ -82,7 +84,7 @@ func TestGroupRefusesAnotherModelVersion(t *testing.T) {
 	}
 
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	t.Logf("refusal: %s", lines[len(lines)-1])
+	t.Logf("refused in %s: %s", refusedIn.Round(time.Millisecond), lines[len(lines)-1])
 
 	c.startWorker(0)
 	c.waitJoined(0, 30*time.Second)
