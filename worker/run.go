@@ -224,12 +224,13 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 		queue.WithSessionTimeout(f.session), queue.WithHeartbeatInterval(f.heartbeat),
 		queue.WithJoinGroupBackoff(f.joinBackoff), queue.WithRebalanceTimeout(f.rebalance), queue.WithIdleInterval(f.idleInterval),
 		queue.WithFetchMaxBytes(f.fetchMaxBytes), queue.WithStuckReporter(queue.DefaultStuckAfter, r.m.SetStuck),
+		queue.WithOwner(groupOwner(b.Name, b.Version)),
 		queue.WithBrokerErrors(func(op string) { r.m.BrokerErrors.WithLabelValues(op).Inc() }))
 	if err != nil {
 		return nil, err
 	}
 	if err := r.g.Ping(ctx); err != nil {
-		return nil, err
+		return nil, foreignGroupHint(err)
 	}
 	r.info = []any{"model", b.ID(), "device", sess.Device().String(), "topic", f.topic, "group", group,
 		"out", f.out, "dlq", dlqTopic, "flush_records", f.flushRecords, "flush_interval", f.flushInterval.String()}
@@ -251,7 +252,7 @@ func (r *running) run(ctx context.Context, onReady func()) error {
 	eg.Go(func() error { // consume
 		defer close(left)
 		if err := r.g.Run(gctx, r.w); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("consumer group: %w", err)
+			return fmt.Errorf("consumer group: %w", foreignGroupHint(err))
 		}
 		return nil
 	})

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/queue"
 )
 
 // limitFlags are the input limits of every command that reads documents;
@@ -58,4 +60,20 @@ func checkDurableOut(out string) error {
 // and two topics never share offsets.
 func defaultGroup(topic, modelID string) string {
 	return "nerstream-" + topic + "-" + modelID
+}
+
+// groupOwner is the owner that worker run's commits carry
+// (queue.WithOwner): the model's name and full version. A group whose
+// offsets another model, or another version of this one, committed is
+// refused, since the FromCommitted start would skip that model's work.
+func groupOwner(name, version string) string {
+	return "nerstream model " + name + " version " + version
+}
+
+// foreignGroupHint adds the way out to a queue.ErrForeignOwner error.
+func foreignGroupHint(err error) error {
+	if !errors.Is(err, queue.ErrForeignOwner) {
+		return err
+	}
+	return fmt.Errorf("%w; each model version needs its own consumer group: leave --group out for the default nerstream-<topic>-<model>-<version12>, or name a new group", err)
 }

@@ -1,12 +1,9 @@
 package model
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,8 +24,11 @@ type Bundle struct {
 	// Name is the model name: config.json's nerstream.name, else the
 	// directory's base name.
 	Name string
-	// Version is the hex SHA-256 of model.onnx.
+	// Version is the bundle's identity: the hex SHA-256 of Manifest, which
+	// lists the SHA-256 of every input of the output (see the package doc).
 	Version string
+	// Manifest is the text Version hashes.
+	Manifest string
 	// Labels are the output classes in logit order (config.json id2label).
 	Labels []string
 	// MaxLength is the window length T in wordpieces, [CLS] and [SEP] included.
@@ -117,7 +117,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 		b.Name = filepath.Base(filepath.Clean(dir))
 	}
 
-	if b.Version, err = fileSHA256(b.ModelPath); err != nil {
+	if _, err := os.Stat(b.ModelPath); err != nil {
 		return nil, fmt.Errorf("model bundle: %w", err)
 	}
 	if b.Tokenizer, err = wordpiece.LoadDir(dir); err != nil {
@@ -125,6 +125,9 @@ func LoadBundle(dir string) (*Bundle, error) {
 	}
 	if b.CRF, err = loadCRF(filepath.Join(dir, "crf.json"), len(b.Labels)); err != nil {
 		return nil, fmt.Errorf("model bundle: %w", err)
+	}
+	if b.Version, b.Manifest, err = bundleVersion(dir, cfg); err != nil {
+		return nil, fmt.Errorf("model bundle %s: version: %w", dir, err)
 	}
 	return b, nil
 }
@@ -143,6 +146,7 @@ func labelsFromID2Label(m map[string]string) ([]string, error) {
 	}
 	sort.Ints(ids)
 	labels := make([]string, len(ids))
+	seen := make(map[string]int, len(ids))
 	for i, id := range ids {
 		if id != i {
 			return nil, fmt.Errorf("id2label ids must be 0..%d without gaps (missing %d)", len(ids)-1, i)
@@ -151,6 +155,10 @@ func labelsFromID2Label(m map[string]string) ([]string, error) {
 		if l != "O" && !strings.HasPrefix(l, "B-") && !strings.HasPrefix(l, "I-") {
 			return nil, fmt.Errorf("id2label[%d] = %q is not a BIO label (O, B-X or I-X)", id, l)
 		}
+		if prev, dup := seen[l]; dup {
+			return nil, fmt.Errorf("id2label has label %q twice (ids %d and %d)", l, prev, id)
+		}
+		seen[l] = id
 		labels[i] = l
 	}
 	return labels, nil
@@ -177,19 +185,6 @@ func loadCRF(path string, n int) (*CRF, error) {
 		}
 	}
 	return &c, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Recurrent reports whether the graph runs recurrent operators (ONNX LSTM,

@@ -13,8 +13,27 @@
 //	                       tokenizer_config.json)
 //	crf.json               optional: BIO transition scores for Viterbi decoding
 //
-// The model version is the SHA-256 of model.onnx, so two bundles with the same
-// weights share a version and any change to the weights changes it.
+// # Version
+//
+// The model version covers every input of the output and nothing else. It is
+// the hex SHA-256 of a manifest (Bundle.Manifest): the line "nerstream model
+// version 2", then one line "<name> <hex sha256>" per input, sorted by name:
+//
+//	config.json            the canonical JSON (keys sorted, no spaces) of the
+//	                       fields LoadBundle reads: id2label, num_labels,
+//	                       max_position_embeddings, nerstream.max_length and
+//	                       nerstream.decoding (nerstream.name is blanked: the
+//	                       name is in the output directory on its own)
+//	model.onnx, crf.json   their bytes (crf.json when present)
+//	tokenizer files        the bytes of the files the tokenizer loader reads:
+//	                       tokenizer.json, else vocab.txt and, when present,
+//	                       tokenizer_config.json
+//
+// So renamed labels, a new crf.json, tokenizer or decoding setting, or new
+// weights each give a new version, and with it a new output directory and a
+// new default consumer group; a README, MODEL_CARD.md or a descriptive
+// config.json field (nerstream.trained_on, figures) keeps the version.
+// Duplicate labels in id2label are refused.
 //
 // A Session owns one ONNX Runtime session with its input and output tensors
 // allocated once at start-up and reused for every batch. Every Run has exactly

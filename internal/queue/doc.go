@@ -17,7 +17,10 @@
 //     partition's [Partition] handle (Commit, HighWatermark), as franz-go's
 //     callbacks receive the client, so a handler is complete when built and
 //     never needs the Group; package queuetest has a fake handle for
-//     handler tests without a broker.
+//     handler tests without a broker. With [WithOwner], every commit carries
+//     the owner (the worker's model version) as offset metadata, and a
+//     group whose committed offsets carry another owner is refused by
+//     Ping, by Run before joining and at each assignment ([ErrForeignOwner]).
 //   - [DeadLetter] forwards a failed record with nerstream-* headers that
 //     name the source topic, partition, offset, cause and time.
 //   - [Config] carries brokers, TLS and SASL (plain, SCRAM-SHA-256/512);

@@ -229,6 +229,9 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	if o.fetchMaxBytes < 1 {
 		errs = append(errs, fmt.Errorf("fetch max bytes %d must be positive", o.fetchMaxBytes))
 	}
+	if len(o.owner) > maxOwnerBytes {
+		errs = append(errs, fmt.Errorf("owner of %d bytes is over Kafka's offset metadata limit of %d", len(o.owner), maxOwnerBytes))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -262,8 +265,11 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 }
 
 // Ping checks that a broker answers and that the topic exists, failing
-// within the dial timeout with an error naming the brokers. Run itself waits
-// and retries instead; call Ping first to fail fast at startup.
+// within the dial timeout with an error naming the brokers. With
+// [WithOwner], it also fails with an error wrapping [ErrForeignOwner] when
+// a partition's committed offset belongs to another owner (a broker failure
+// while reading them is only logged: each assignment checks again). Run
+// itself waits and retries instead; call Ping first to fail fast at startup.
 func (g *Group) Ping(ctx context.Context) error {
 	n, err := topicPartitions(ctx, g.cfg, g.topic)
 	if err != nil {
@@ -272,7 +278,7 @@ func (g *Group) Ping(ctx context.Context) error {
 	if n == 0 {
 		return fmt.Errorf("consumer group %q: topic %s does not exist on brokers %s", g.groupID, g.topic, g.cfg.brokerList())
 	}
-	return nil
+	return g.checkAllOwners(ctx, n)
 }
 
 // Topic returns the topic the group reads.
@@ -283,8 +289,10 @@ func (g *Group) ID() string { return g.groupID }
 
 // Run joins the group and feeds h until ctx is done, rejoining after every
 // rebalance. It returns nil when ctx ends, or the first error of the handler
-// (after stopping all partitions and leaving the group). Broker failures are
-// logged and retried, not returned. Run may be called only once at a time.
+// or of an assignment's owner check ([WithOwner]), after stopping all
+// partitions and leaving the group; a foreign owner seen before joining
+// returns at once, as from Ping. Broker failures are logged and retried,
+// not returned. Run may be called only once at a time.
 func (g *Group) Run(ctx context.Context, h Handler) error {
 	if h == nil {
 		return errors.New("consumer group run: nil handler")
@@ -300,6 +308,11 @@ func (g *Group) Run(ctx context.Context, h Handler) error {
 	// topic is missing, which turns into a tight rejoin loop: wait for it.
 	if !g.waitTopic(runCtx) {
 		return nil
+	}
+	if n, err := topicPartitions(runCtx, g.cfg, g.topic); err == nil {
+		if err := g.checkAllOwners(runCtx, n); err != nil {
+			return err
+		}
 	}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                    g.groupID,
@@ -430,6 +443,9 @@ func (g *Group) startGeneration(runCtx context.Context, fail context.CancelCause
 // the handler fails.
 func (g *Group) consumePartition(ctx context.Context, h Handler, part partition, committed int64) error {
 	partition := part.id
+	if err := g.awaitOwner(ctx, partition); err != nil {
+		return err
+	}
 	start, err := h.Assigned(ctx, part, committed)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -687,9 +703,15 @@ func (g *Group) Commit(ctx context.Context, partition int, next int64) error {
 	if gen == nil || !owned {
 		return fmt.Errorf("commit %s partition %d offset %d: %w", g.topic, partition, next, ErrNotOwner)
 	}
-	// kafka-go's CommitOffsets takes no context; its connection deadline
-	// (5 s) bounds it.
-	err := gen.CommitOffsets(map[string]map[int]int64{g.topic: {partition: next}})
+	// Generation.CommitOffsets cannot carry metadata (WithOwner): commit
+	// through the client, in the generation.
+	resp, err := g.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{
+		GroupID: g.groupID, GenerationID: int(gen.ID), MemberID: gen.MemberID,
+		Topics: map[string][]kafka.OffsetCommit{g.topic: {{Partition: partition, Offset: next, Metadata: g.o.owner}}},
+	})
+	if err == nil {
+		err = commitError(resp, g.topic, partition)
+	}
 	if err == nil {
 		return nil
 	}
@@ -701,6 +723,16 @@ func (g *Group) Commit(ctx context.Context, partition int, next int64) error {
 		return fmt.Errorf("commit %s partition %d offset %d in generation %d: %w (%w)", g.topic, partition, next, gen.ID, ErrNotOwner, err)
 	}
 	return fmt.Errorf("commit %s partition %d offset %d in generation %d: %w", g.topic, partition, next, gen.ID, err)
+}
+
+// commitError is the partition's error in an OffsetCommit response.
+func commitError(resp *kafka.OffsetCommitResponse, topic string, partition int) error {
+	for _, p := range resp.Topics[topic] {
+		if p.Partition == partition {
+			return p.Error
+		}
+	}
+	return fmt.Errorf("no answer for the partition")
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -100,6 +100,7 @@ type groupOptions struct {
 	retryBackoff      time.Duration
 	stuck             stuckSettings
 	brokerErr         func(op string)
+	owner             string
 }
 
 // WithBrokerErrors calls fn once for every failed broker operation the group

@@ -70,7 +70,7 @@ type Row struct {
 	Confidence    float32 // mean probability of the chunk's predicted labels, in [0, 1]
 	SentenceIndex int32   // 0-based sentence of the chunk within the document
 	ModelName     string  // model bundle name
-	ModelVersion  string  // model bundle version (content hash)
+	ModelVersion  string  // model bundle version (model.Bundle.Version)
 	Topic         string  // Kafka topic the document came from
 	Partition     int32   // Kafka partition of the message
 	Offset        int64   // Kafka offset of the message that carried the document
@@ -119,7 +119,7 @@ var columns = []column{
 	{"confidence", arrow.PrimitiveTypes.Float32, "Model confidence of the chunk in [0,1] (mean probability of its predicted labels); 0 for markers."},
 	{"sentence_index", arrow.PrimitiveTypes.Int32, "0-based index of the sentence containing the chunk; 0 for markers."},
 	{"model_name", arrow.BinaryTypes.String, "Name of the model bundle that produced the row."},
-	{"model_version", arrow.BinaryTypes.String, "Version (content hash) of the model bundle that produced the row."},
+	{"model_version", arrow.BinaryTypes.String, "Version of the model bundle that produced the row: the hex SHA-256 of a manifest of everything that changes the output (graph, labels and decoding config, crf.json, tokenizer files)."},
 	{"kafka_topic", arrow.BinaryTypes.String, "Kafka topic of the input message."},
 	{"kafka_partition", arrow.PrimitiveTypes.Int32, "Kafka partition of the input message."},
 	{"kafka_offset", arrow.PrimitiveTypes.Int64, "Kafka offset of the input message; orders versions of equal doc_version."},

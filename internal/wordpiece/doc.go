@@ -15,6 +15,8 @@
 // Anything else (a BPE or Unigram model, another normalizer or
 // pre-tokenizer, added tokens that are normalized or strip whitespace) is
 // refused with an error naming the file, rather than tokenized differently.
+// LoadDir picks tokenizer.json, else vocab.txt, in a directory; Files lists
+// exactly the files it reads (package model hashes them into the version).
 //
 // # What Encode returns
 //

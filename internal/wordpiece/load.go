@@ -62,13 +62,34 @@ func Load(path string, opts ...Option) (*Tokenizer, error) {
 }
 
 // LoadDir reads dir/tokenizer.json if it exists, else dir/vocab.txt (with
-// dir/tokenizer_config.json when present). See Load.
+// dir/tokenizer_config.json when present): the files [Files] lists. See Load.
 func LoadDir(dir string, opts ...Option) (*Tokenizer, error) {
-	for _, name := range []string{"tokenizer.json", "vocab.txt"} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return Load(p, opts...)
+	files, err := Files(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(files[0], opts...)
+}
+
+// Files returns the paths of the files LoadDir reads for dir, and nothing
+// else: dir/tokenizer.json alone when it exists, else dir/vocab.txt followed
+// by dir/tokenizer_config.json when that exists. A file not listed (a
+// vocab.txt next to a tokenizer.json, say) cannot change the tokenizer, so an
+// identity of the tokenizer may hash exactly these.
+func Files(dir string) ([]string, error) {
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case exists("tokenizer.json"):
+		return []string{filepath.Join(dir, "tokenizer.json")}, nil
+	case exists("vocab.txt"):
+		files := []string{filepath.Join(dir, "vocab.txt")}
+		if exists("tokenizer_config.json") {
+			files = append(files, filepath.Join(dir, "tokenizer_config.json"))
 		}
+		return files, nil
 	}
 	return nil, fmt.Errorf("load tokenizer: %s has neither tokenizer.json nor vocab.txt", dir)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -225,5 +226,65 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := LoadDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "neither tokenizer.json nor vocab.txt") {
 		t.Errorf("LoadDir of an empty directory: %v", err)
+	}
+}
+
+// TestFiles checks that Files lists exactly the files LoadDir reads: a file
+// it does not list does not change the tokenizer.
+func TestFiles(t *testing.T) {
+	hfJSON, err := os.ReadFile("../../testdata/tinybert/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"tokenizer.json wins", map[string]string{"tokenizer.json": string(hfJSON), "vocab.txt": tinyVocab, "tokenizer_config.json": `{"do_lower_case": false}`}, []string{"tokenizer.json"}},
+		{"vocab.txt alone", map[string]string{"vocab.txt": tinyVocab}, []string{"vocab.txt"}},
+		{"vocab.txt with config", map[string]string{"vocab.txt": tinyVocab, "tokenizer_config.json": `{"do_lower_case": false}`}, []string{"vocab.txt", "tokenizer_config.json"}},
+		{"config alone", map[string]string{"tokenizer_config.json": `{}`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, tc.files)
+			got, err := Files(dir)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), dir) {
+					t.Fatalf("Files = %v, %v; want an error naming %s", got, err, dir)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range got {
+				names = append(names, filepath.Base(p))
+			}
+			if !reflect.DeepEqual(names, tc.want) {
+				t.Fatalf("Files = %v, want %v", names, tc.want)
+			}
+			// The files not listed do not change the tokenizer.
+			before, err := LoadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name := range tc.files {
+				if slices.Contains(tc.want, name) {
+					continue
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("not a tokenizer file"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after, err := LoadDir(dir)
+			if err != nil {
+				t.Fatalf("LoadDir after changing an unlisted file: %v", err)
+			}
+			if !reflect.DeepEqual(before.Encode("Hello IL-2 world"), after.Encode("Hello IL-2 world")) {
+				t.Error("an unlisted file changed the tokenizer")
+			}
+		})
 	}
 }
