@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -25,33 +26,72 @@ import (
 )
 
 // TestFullDiskLosesNothing is the full-disk probe of the reliability issue,
-// end to end: a worker writing to file:// on a tmpfs with about 64 KB free
-// stores a few files, then fails an upload for lack of space and stops the
-// partition. No object is left at the failed key (every object in the bucket
-// is a whole Parquet file), and once space is back a restarted worker
-// annotates every remaining document: the output is exactly once and equal
-// to `worker annotate`. Before verified uploads, the failed file stayed
-// behind with 0 bytes and the restart skipped its records.
+// end to end, on file:// and on MinIO: the bucket's filesystem is a tmpfs
+// with about 64 KB free (MinIO: its data directory). A worker stores a few
+// files, then fails an upload for lack of space, stops the partition and
+// exits. No object is left at the failed key (every object in the bucket is
+// a whole Parquet file), and once space is back a restarted worker annotates
+// every remaining document: the output is exactly once and equal to `worker
+// annotate`. Before verified uploads, file:// kept the failed file with 0
+// bytes and the restart skipped its records.
 func TestFullDiskLosesNothing(t *testing.T) {
-	c := newCluster(t, 1)
-	dir := filepath.Join(c.out, "bucket")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (needs root, as on the project's machines): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	filler := filepath.Join(dir, "filler")
-	fillTo(t, dir, filler, 64<<10)
-	c.outURL = "file://" + dir + "?prefix=out"
+	for _, backend := range []string{"file", "minio"} {
+		t.Run(backend, func(t *testing.T) {
+			binaries(t)
+			c := newCluster(t, 1)
+			dir := filepath.Join(c.out, "disk")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
+				t.Skipf("cannot mount a tmpfs here (needs root, as on the project's machines): %v", err)
+			}
+			t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+			var objects func() map[string][]byte
+			switch backend {
+			case "file":
+				c.outURL = "file://" + dir + "?prefix=out"
+				objects = func() map[string][]byte { return readTree(t, dir) }
+			case "minio":
+				st := minioOn(t, filepath.Join(dir, "data"))
+				c.outURL = st.url
+				objects = func() map[string][]byte { return readBucket(t, st.url) }
+			}
+			filler := filepath.Join(dir, "filler")
+			fillTo(t, dir, filler, 64<<10)
 
-	docs := testDocs(t, 120)
-	const per = 2
-	c.publish(docs, per, 0)
-	c.startWorker(0, "--flush-records", "2")
+			docs := testDocs(t, 120)
+			const per = 2
+			c.publish(docs, per, 0)
+			log := c.runUntilExit(0, 3*time.Minute, "--flush-records", "2")
+			if !bytes.Contains(log, []byte("PARTITION STOPPED")) {
+				t.Fatalf("worker log has no PARTITION STOPPED line for the full disk:\n%s", tail(log, 20))
+			}
+			stored := checkWholeParquetFiles(t, objects())
+			if stored == 0 {
+				t.Fatal("no file was stored before the disk filled up: the probe did not reach the failing upload mid-run")
+			}
+			t.Logf("%d files stored before the disk was full; the failure logged: %s", stored, lastMatching(log, "PARTITION STOPPED"))
+
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+			c.startWorker(0, "--flush-records", "2")
+			rows := c.waitRows(ids(docs), 150*time.Second)
+			c.stopAll()
+			checkWholeParquetFiles(t, objects())
+			checkExactlyOnce(t, rows, docs, per)
+		})
+	}
+}
+
+// runUntilExit starts worker i and waits until it exits with a failure,
+// returning its log.
+func (c *cluster) runUntilExit(i int, timeout time.Duration, extra ...string) []byte {
+	c.t.Helper()
+	c.startWorker(i, extra...)
 	c.mu.Lock()
-	cmd, logPath := c.workers[0], c.logs[0].Name()
+	cmd, logPath := c.workers[i], c.logs[i].Name()
 	c.mu.Unlock()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -59,32 +99,91 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	case err := <-exited:
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
-			t.Fatalf("worker on a full disk exited with %v, want a failure exit", err)
+			c.t.Fatalf("worker %d exited with %v, want a failure exit", i, err)
 		}
-	case <-time.After(3 * time.Minute):
-		t.Fatal("worker on a full disk did not stop within 3 minutes")
+	case <-time.After(timeout):
+		c.t.Fatalf("worker %d did not stop within %s", i, timeout)
 	}
 	c.mu.Lock()
-	delete(c.workers, 0)
+	delete(c.workers, i)
 	c.mu.Unlock()
 	log, _ := os.ReadFile(logPath)
-	if !bytes.Contains(log, []byte("PARTITION STOPPED")) || !bytes.Contains(log, []byte("no space left on device")) {
-		t.Fatalf("worker log has no PARTITION STOPPED line for the full disk:\n%s", tail(log, 20))
-	}
-	stored := checkWholeParquetFiles(t, dir)
-	if stored == 0 {
-		t.Fatal("no file was stored before the disk filled up: the probe did not reach the failing upload mid-run")
-	}
-	t.Logf("%d files stored before the disk was full", stored)
+	return log
+}
 
-	if err := os.Remove(filler); err != nil {
+func lastMatching(log []byte, sub string) string {
+	lines := strings.Split(string(log), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], sub) {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
+// minioStore is a MinIO server with a bucket, as an s3:// URL; the AWS
+// environment of the test process (and so of its workers) points at it.
+type minioStore struct{ url string }
+
+// minioOn starts MinIO with its data in dataDir and creates the bucket
+// "nerstream"; the returned URL has the prefix "annotations".
+func minioOn(t *testing.T, dataDir string) minioStore {
+	t.Helper()
+	ca, err := testcert.NewCA(t.TempDir(), "s3-ca")
+	if err != nil {
 		t.Fatal(err)
 	}
-	c.startWorker(0, "--flush-records", "2")
-	rows := c.waitRows(ids(docs), 150*time.Second)
-	c.stopAll()
-	checkWholeParquetFiles(t, dir)
-	checkExactlyOnce(t, rows, docs, per)
+	m := startMinIOData(t, ca, dataDir)
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": m.User, "AWS_SECRET_ACCESS_KEY": m.Pass, "AWS_SESSION_TOKEN": "",
+		"AWS_CA_BUNDLE": ca.CertFile, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	createMinIOBucket(t, m, ca, "nerstream")
+	return minioStore{url: "s3://nerstream/annotations?endpoint=" + url.QueryEscape(m.URL) + "&use_path_style=true"}
+}
+
+// readTree returns the files under dir by path, except the filler.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Base(p) == "filler" || strings.Contains(p, ".minio.sys") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[p] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readBucket returns the objects of the s3:// URL's bucket by key.
+func readBucket(t *testing.T, u string) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sink.OpenBucket(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	out := map[string][]byte{}
+	it := st.Bucket().List(nil)
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[obj.Key], err = st.Bucket().ReadAll(ctx, obj.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // fillTo writes filler until dir's filesystem has about free bytes left.
@@ -99,34 +198,21 @@ func fillTo(t *testing.T, dir, filler string, free int64) {
 	}
 }
 
-// checkWholeParquetFiles fails on any .parquet object under dir that is not
-// a whole Parquet file (magic at both ends), or on a leftover temporary
-// file, and returns how many there are.
-func checkWholeParquetFiles(t *testing.T, dir string) int {
+// checkWholeParquetFiles fails on any object that is not a whole Parquet
+// file (magic at both ends) and on any other object (a leftover temporary
+// file), and returns how many there are.
+func checkWholeParquetFiles(t *testing.T, objects map[string][]byte) int {
 	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Base(p) == "filler" {
-			return err
-		}
-		if !strings.HasSuffix(p, ".parquet") {
-			t.Errorf("leftover non-Parquet object %s", p)
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
+	for name, b := range objects {
+		if !strings.HasSuffix(name, ".parquet") {
+			t.Errorf("leftover non-Parquet object %s", name)
+			continue
 		}
 		if len(b) < 12 || string(b[:4]) != "PAR1" || string(b[len(b)-4:]) != "PAR1" {
-			t.Errorf("%s is not a whole Parquet file (%d bytes)", p, len(b))
+			t.Errorf("%s is not a whole Parquet file (%d bytes)", name, len(b))
 		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return n
+	return len(objects)
 }
 
 func tail(b []byte, n int) string {

@@ -79,8 +79,18 @@ func freePort(t *testing.T) int {
 // its health endpoint. It is killed when the test ends.
 func startMinIO(t *testing.T, ca *testcert.CA) *minioServer {
 	t.Helper()
+	return startMinIOData(t, ca, "")
+}
+
+// startMinIOData is startMinIO with its data in dataDir ("": a temporary
+// directory).
+func startMinIOData(t *testing.T, ca *testcert.CA, dataDir string) *minioServer {
+	t.Helper()
 	bin := minioBinary(t)
 	dir := t.TempDir()
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	certs := filepath.Join(dir, "certs")
 	if err := os.MkdirAll(certs, 0o700); err != nil {
 		t.Fatal(err)
@@ -109,7 +119,7 @@ func startMinIO(t *testing.T, ca *testcert.CA) *minioServer {
 			t.Fatal(err)
 		}
 		m.cmd = exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
-			"--console-address", fmt.Sprintf("127.0.0.1:%d", console), "--certs-dir", certs, filepath.Join(dir, "data"))
+			"--console-address", fmt.Sprintf("127.0.0.1:%d", console), "--certs-dir", certs, dataDir)
 		m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.User, "MINIO_ROOT_PASSWORD="+m.Pass,
 			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
 		m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
