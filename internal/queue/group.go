@@ -156,6 +156,7 @@ type Group struct {
 	client         *kafka.Client
 	tr             *kafka.Transport
 	dialer         *kafka.Dialer
+	guard          *fetchGuard // checks every fetched batch before kafka-go decodes it
 
 	running atomic.Bool
 
@@ -187,6 +188,7 @@ func NewGroup(brokers []string, topic, groupID string, opts ...GroupOption) (*Gr
 		idleInterval:      DefaultIdleInterval,
 		maxBatch:          DefaultMaxBatch,
 		fetchMaxBytes:     DefaultFetchBytes,
+		fetchMaxDecomp:    DefaultMaxFetchDecompressedBytes,
 		fetchMaxWait:      500 * time.Millisecond,
 		retryBackoff:      500 * time.Millisecond,
 	}
@@ -229,6 +231,9 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	if o.fetchMaxBytes < 1 {
 		errs = append(errs, fmt.Errorf("fetch max bytes %d must be positive", o.fetchMaxBytes))
 	}
+	if o.fetchMaxDecomp < 1 {
+		errs = append(errs, fmt.Errorf("max fetch decompressed bytes %d must be positive", o.fetchMaxDecomp))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -249,6 +254,11 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	if err != nil {
 		return nil, err
 	}
+	guard := newFetchGuard(o.fetchMaxDecomp, int64(o.fetchMaxBytes))
+	if tr.Dial, err = guard.dial(cfg); err != nil {
+		return nil, err
+	}
+	tr.TLS = nil // the guard's dial does TLS, so that it sees Kafka frames
 	dialer, err := cfg.Dialer()
 	if err != nil {
 		return nil, err
@@ -258,7 +268,7 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 		logger = slog.Default()
 	}
 	logger = logger.With("topic", topic, "group", groupID)
-	return &Group{topic: topic, groupID: groupID, cfg: cfg, o: o, logger: logger, client: client, tr: tr, dialer: dialer}, nil
+	return &Group{topic: topic, groupID: groupID, cfg: cfg, o: o, logger: logger, client: client, tr: tr, dialer: dialer, guard: guard}, nil
 }
 
 // Ping checks that a broker answers and that the topic exists, failing
@@ -464,6 +474,9 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 				if next, err = g.outOfRange(ctx, partition, next); err == nil {
 					continue
 				}
+			}
+			if refused := g.guard.refusal(g.topic, partition); refused != nil && errors.Is(err, kafka.InvalidMessage) {
+				err = refused
 			}
 		}
 		if err != nil {
