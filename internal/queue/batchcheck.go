@@ -20,9 +20,16 @@ import (
 func (fg *fetchGuard) checkBatches(rb []byte) (keep int, err error) {
 	var total int64
 	for off := 0; off+12 <= len(rb); {
-		end := off + 12 + int(int32(binary.BigEndian.Uint32(rb[off+8:off+12])))
-		if end <= off+12 || end > len(rb) || rb[off+16] != 2 {
-			return len(rb), nil // partial, or a v0/v1 message set: kafka-go reads those without counts
+		length := int(int32(binary.BigEndian.Uint32(rb[off+8 : off+12])))
+		end := off + 12 + length
+		if length >= 0 && end > len(rb) {
+			return len(rb), nil // partial: a broker cuts the last batch at the fetch's size
+		}
+		if length >= 5 && rb[off+16] != 2 {
+			return len(rb), nil // a v0/v1 message set: kafka-go reads those without counts
+		}
+		if length < 49 {
+			return off, fmt.Errorf("%w at byte %d: batch length %d is shorter than a batch header", ErrCorruptBatch, off, length)
 		}
 		n, err := fg.checkBatch(rb[off:end])
 		if err != nil {

@@ -192,3 +192,22 @@ func valuePastEnd() []byte {
 	body = append(body, 'x', 0)           // one value byte, then headers 0
 	return append(binary.AppendVarint(nil, int64(len(body))), body...)
 }
+
+// FuzzCheckBatches: the guard never panics on a fetched record set, keeps
+// a prefix of it, and refuses (keeping nothing) any first batch whose
+// records the bytes cannot back.
+func FuzzCheckBatches(f *testing.F) {
+	f.Add(rawBatch(1, record("abc", 0)))
+	f.Add(rawBatch(1<<31-1, nil))
+	f.Add(append(rawBatch(1, record("a", 0)), rawBatch(2, record("b", 1))...))
+	fg := newFetchGuard(1<<20, 1<<20)
+	f.Fuzz(func(t *testing.T, rb []byte) {
+		keep, err := fg.checkBatches(rb)
+		if keep < 0 || keep > len(rb) {
+			t.Fatalf("keep %d of %d bytes", keep, len(rb))
+		}
+		if err != nil && !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrDecompressionBomb) {
+			t.Fatalf("error %v wraps neither ErrCorruptBatch nor ErrDecompressionBomb", err)
+		}
+	})
+}
