@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -504,6 +505,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			next = recs[len(recs)-1].Offset + 1
 		}
 		g.setLag(partition, resp.HighWatermark-next)
+		large := valueBytes(recs) > largeFetchBytes
 		for len(recs) > 0 {
 			n := min(len(recs), g.o.maxBatch)
 			if err := h.Records(ctx, part, recs[:n]); err != nil {
@@ -514,6 +516,13 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			}
 			recs = recs[n:]
 			lastDelivery = time.Now()
+		}
+		if large {
+			// A fetch of hundreds of MB (kafka-go's pooled pages plus the
+			// values' copies) is garbage now: give it back before the next
+			// one, so that a run of them never stacks up (issue 23).
+			recs = nil
+			debug.FreeOSMemory()
 		}
 		if g.o.idleInterval > 0 && time.Since(lastDelivery) >= g.o.idleInterval && ctx.Err() == nil {
 			if err := h.Records(ctx, part, []Record{}); err != nil {
@@ -565,6 +574,18 @@ func (g *Group) readRecords(resp *kafka.FetchResponse, partition int, next int64
 			Key: key, Value: val, Headers: hdr, Time: r.Time, HighWaterMark: resp.HighWatermark,
 		})
 	}
+}
+
+// largeFetchBytes is the value bytes of one fetch past which its memory is
+// returned to the OS once the handler is done with it.
+const largeFetchBytes = 64 << 20
+
+func valueBytes(recs []Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Key) + len(r.Value)
+	}
+	return n
 }
 
 type bytesReader interface {
