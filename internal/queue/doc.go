@@ -18,6 +18,13 @@
 //     callbacks receive the client, so a handler is complete when built and
 //     never needs the Group; package queuetest has a fake handle for
 //     handler tests without a broker.
+//   - Every Fetch response of a [Group] passes a guard in its transport's
+//     connections before kafka-go decodes it: record counts, lengths and
+//     header counts larger than the bytes behind them are refused
+//     ([ErrCorruptBatch], the partition reports itself stuck), and
+//     decompressed bytes are bounded per fetch as a whole
+//     ([WithMaxFetchDecompressedBytes]). [Group.ConsumedTopics] lists the
+//     topics a group consumes.
 //   - [DeadLetter] forwards a failed record with nerstream-* headers that
 //     name the source topic, partition, offset, cause and time.
 //   - [Config] carries brokers, TLS and SASL (plain, SCRAM-SHA-256/512);
