@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -135,8 +137,35 @@ func (f *runFlags) validate() error {
 	if _, err := queue.ParseFrom(f.from); err != nil {
 		return err
 	}
+	if f.dlqTopic() == f.topic {
+		return fmt.Errorf("--dlq-topic %q equals --topic %q: each dead letter would be consumed and dead-lettered again, without end; choose another dead-letter topic", f.dlqTopic(), f.topic)
+	}
 	if f.model.packing == "stream" {
 		return errors.New("--packing stream makes a document's output depend on its neighbours in a batch, which breaks reproducible files; use document or sentence")
+	}
+	return nil
+}
+
+// dlqTopic is --dlq-topic, or <topic>.dlq when it is not set.
+func (f *runFlags) dlqTopic() string {
+	if f.dlq == "" {
+		return f.topic + ".dlq"
+	}
+	return f.dlq
+}
+
+// checkDeadLetterNotConsumed refuses a dead-letter topic that the consumer
+// group already consumes (another worker of the group reads it, or the
+// group has committed offsets on it): its dead letters would come back to
+// the group and be dead-lettered again, without end.
+func checkDeadLetterNotConsumed(ctx context.Context, g *queue.Group, dlqTopic string) error {
+	topics, err := g.ConsumedTopics(ctx)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(topics, dlqTopic) {
+		return fmt.Errorf("--dlq-topic %q is consumed by consumer group %q (it consumes %s): each dead letter would be consumed and dead-lettered again, without end; choose another dead-letter topic or group",
+			dlqTopic, g.ID(), strings.Join(topics, ", "))
 	}
 	return nil
 }
@@ -199,10 +228,7 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	if group == "" {
 		group = defaultGroup(f.topic, b.ID())
 	}
-	dlqTopic := f.dlq
-	if dlqTopic == "" {
-		dlqTopic = f.topic + ".dlq"
-	}
+	dlqTopic := f.dlqTopic()
 	dlq, err := queue.NewDeadLetter(ctx, f.kafka.Brokers, dlqTopic, queue.WithConfig(f.kafka), queue.WithLogger(log))
 	if err != nil {
 		return nil, err
@@ -231,6 +257,9 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	}
 	if err := r.g.Ping(ctx); err != nil {
 		return nil, foreignGroupHint(err)
+	}
+	if err := checkDeadLetterNotConsumed(ctx, r.g, dlqTopic); err != nil {
+		return nil, err
 	}
 	r.info = []any{"model", b.ID(), "device", sess.Device().String(), "topic", f.topic, "group", group,
 		"out", f.out, "dlq", dlqTopic, "flush_records", f.flushRecords, "flush_interval", f.flushInterval.String()}

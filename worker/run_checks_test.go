@@ -52,3 +52,32 @@ func TestLimitFlagsDefaultToTheSharedLimits(t *testing.T) {
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("t", flag.ContinueOnError) }
+
+// TestRunRefusesDeadLetterLoop: a dead-letter topic that the worker itself
+// consumes is refused before anything starts, naming both flags.
+func TestRunRefusesDeadLetterLoop(t *testing.T) {
+	for _, tc := range []struct {
+		name, topic, dlq string
+		want             string // "" = accepted
+	}{
+		{"same topic", "pubmed", "pubmed", `--dlq-topic "pubmed" equals --topic "pubmed"`},
+		{"default dlq", "pubmed", "", ""},
+		{"explicit default", "pubmed", "pubmed.dlq", ""},
+		{"other topic", "pubmed", "pubmed-dead", ""},
+		{"case differs (Kafka names are case-sensitive)", "pubmed", "PubMed", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := runFlags{topic: tc.topic, dlq: tc.dlq, out: "file:///out", from: "committed"}
+			f.kafka.Brokers = []string{"127.0.0.1:1"}
+			f.limits.register(newFlagSet())
+			err := f.validate()
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("validate(topic %q, dlq %q) = %v, want %q", tc.topic, tc.dlq, err, tc.want)
+			}
+		})
+	}
+	err := cmdRun(context.Background(), []string{"--brokers", "127.0.0.1:1", "--out", "file:///out", "--metrics-addr", "", "--topic", "t", "--dlq-topic", "t"})
+	if err == nil || !strings.Contains(err.Error(), "--dlq-topic") {
+		t.Fatalf("worker run --dlq-topic equal to --topic = %v, want a refusal", err)
+	}
+}

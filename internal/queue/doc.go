@@ -21,6 +21,13 @@
 //     the owner (the worker's model version) as offset metadata, and a
 //     group whose committed offsets carry another owner is refused by
 //     Ping, by Run before joining and at each assignment ([ErrForeignOwner]).
+//   - Every Fetch response of a [Group] passes a guard in its transport's
+//     connections before kafka-go decodes it: record counts, lengths and
+//     header counts larger than the bytes behind them are refused
+//     ([ErrCorruptBatch], the partition reports itself stuck), and
+//     decompressed bytes are bounded per fetch as a whole
+//     ([WithMaxFetchDecompressedBytes]). [Group.ConsumedTopics] lists the
+//     topics a group consumes.
 //   - [DeadLetter] forwards a failed record with nerstream-* headers that
 //     name the source topic, partition, offset, cause and time.
 //   - [Config] carries brokers, TLS and SASL (plain, SCRAM-SHA-256/512);

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,6 +157,7 @@ type Group struct {
 	client         *kafka.Client
 	tr             *kafka.Transport
 	dialer         *kafka.Dialer
+	guard          *fetchGuard // checks every fetched batch before kafka-go decodes it
 
 	running atomic.Bool
 
@@ -187,6 +189,7 @@ func NewGroup(brokers []string, topic, groupID string, opts ...GroupOption) (*Gr
 		idleInterval:      DefaultIdleInterval,
 		maxBatch:          DefaultMaxBatch,
 		fetchMaxBytes:     DefaultFetchBytes,
+		fetchMaxDecomp:    DefaultMaxFetchDecompressedBytes,
 		fetchMaxWait:      500 * time.Millisecond,
 		retryBackoff:      500 * time.Millisecond,
 	}
@@ -232,6 +235,9 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	if len(o.owner) > maxOwnerBytes {
 		errs = append(errs, fmt.Errorf("owner of %d bytes is over Kafka's offset metadata limit of %d", len(o.owner), maxOwnerBytes))
 	}
+	if o.fetchMaxDecomp < 1 {
+		errs = append(errs, fmt.Errorf("max fetch decompressed bytes %d must be positive", o.fetchMaxDecomp))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -252,6 +258,11 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 	if err != nil {
 		return nil, err
 	}
+	guard := newFetchGuard(o.fetchMaxDecomp, int64(o.fetchMaxBytes))
+	if tr.Dial, err = guard.dial(cfg); err != nil {
+		return nil, err
+	}
+	tr.TLS = nil // the guard's dial does TLS, so that it sees Kafka frames
 	dialer, err := cfg.Dialer()
 	if err != nil {
 		return nil, err
@@ -261,7 +272,7 @@ func newGroup(brokers []string, topic, groupID string, o groupOptions) (*Group, 
 		logger = slog.Default()
 	}
 	logger = logger.With("topic", topic, "group", groupID)
-	return &Group{topic: topic, groupID: groupID, cfg: cfg, o: o, logger: logger, client: client, tr: tr, dialer: dialer}, nil
+	return &Group{topic: topic, groupID: groupID, cfg: cfg, o: o, logger: logger, client: client, tr: tr, dialer: dialer, guard: guard}, nil
 }
 
 // Ping checks that a broker answers and that the topic exists, failing
@@ -481,6 +492,9 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 					continue
 				}
 			}
+			if refused := g.guard.refusal(g.topic, partition); refused != nil && errors.Is(err, kafka.InvalidMessage) {
+				err = refused
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -507,6 +521,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			next = recs[len(recs)-1].Offset + 1
 		}
 		g.setLag(partition, resp.HighWatermark-next)
+		large := valueBytes(recs) > largeFetchBytes
 		for len(recs) > 0 {
 			n := min(len(recs), g.o.maxBatch)
 			if err := h.Records(ctx, part, recs[:n]); err != nil {
@@ -517,6 +532,13 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			}
 			recs = recs[n:]
 			lastDelivery = time.Now()
+		}
+		if large {
+			// A fetch of hundreds of MB (kafka-go's pooled pages plus the
+			// values' copies) is garbage now: give it back before the next
+			// one, so that a run of them never stacks up (issue 23).
+			recs = nil
+			debug.FreeOSMemory()
 		}
 		if g.o.idleInterval > 0 && time.Since(lastDelivery) >= g.o.idleInterval && ctx.Err() == nil {
 			if err := h.Records(ctx, part, []Record{}); err != nil {
@@ -568,6 +590,18 @@ func (g *Group) readRecords(resp *kafka.FetchResponse, partition int, next int64
 			Key: key, Value: val, Headers: hdr, Time: r.Time, HighWaterMark: resp.HighWatermark,
 		})
 	}
+}
+
+// largeFetchBytes is the value bytes of one fetch past which its memory is
+// returned to the OS once the handler is done with it.
+const largeFetchBytes = 64 << 20
+
+func valueBytes(recs []Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Key) + len(r.Value)
+	}
+	return n
 }
 
 type bytesReader interface {

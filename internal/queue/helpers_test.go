@@ -61,6 +61,7 @@ type recHandler struct {
 	idle     map[int]int
 	idleAt   map[int][]time.Time // when each idle call arrived
 	active   map[int]bool
+	calls    []int // records per non-empty Records call
 }
 
 func newRecHandler(name string) *recHandler {
@@ -94,6 +95,9 @@ func (h *recHandler) Records(ctx context.Context, p Partition, recs []Record) er
 		h.idleAt[partition] = append(h.idleAt[partition], time.Now())
 	}
 	h.recs[partition] = append(h.recs[partition], recs...)
+	if len(recs) > 0 {
+		h.calls = append(h.calls, len(recs))
+	}
 	h.mu.Unlock()
 	if h.commit && len(recs) > 0 {
 		if err := p.Commit(ctx, recs[len(recs)-1].Offset+1); err != nil && ctx.Err() == nil {

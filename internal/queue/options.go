@@ -96,6 +96,7 @@ type groupOptions struct {
 	idleInterval      time.Duration
 	maxBatch          int
 	fetchMaxBytes     int
+	fetchMaxDecomp    int64
 	fetchMaxWait      time.Duration
 	retryBackoff      time.Duration
 	stuck             stuckSettings
@@ -162,6 +163,16 @@ func WithMaxBatch(n int) GroupSetting { return func(g *groupOptions) { g.maxBatc
 // WithFetchMaxBytes caps the bytes one fetch request may return per
 // partition (default 16 MiB). It must exceed the largest message.
 func WithFetchMaxBytes(n int) GroupSetting { return func(g *groupOptions) { g.fetchMaxBytes = n } }
+
+// WithMaxFetchDecompressedBytes bounds the decompressed bytes of all the
+// record batches of one fetch together (default
+// DefaultMaxFetchDecompressedBytes). The first batch of a fetch is always
+// delivered when it is within its own bound (SetMaxDecompressedBytes); the
+// later ones only while the total stays within n, and the rest comes with
+// the next fetch. Nothing is skipped.
+func WithMaxFetchDecompressedBytes(n int64) GroupSetting {
+	return func(g *groupOptions) { g.fetchMaxDecomp = n }
+}
 
 // WithFetchMaxWait sets how long the broker may hold a fetch when no data is
 // available (default 500 ms, capped at the idle interval).

@@ -32,6 +32,9 @@ func (w *Worker) rejects(ctx context.Context, r queue.Record, b *document.Batch,
 	if err == nil {
 		return b, nil
 	}
+	if lim := w.cfg.Limits.MaxBatchBytes; lim > 0 && len(r.Value) > lim {
+		return nil, w.splitOversize(ctx, r, err)
+	}
 	if errors.Is(err, document.ErrMalformedBatch) || b == nil {
 		relaxed := w.cfg.Limits
 		relaxed.MaxBatchBytes, relaxed.MaxDocs = 0, 0
@@ -62,6 +65,48 @@ func (w *Worker) rejects(ctx context.Context, r queue.Record, b *document.Batch,
 		}
 	}
 	return b, nil
+}
+
+// maxExcerpt bounds the part of a document too large to decode that its
+// dead letter carries.
+const maxExcerpt = 4 << 10
+
+// splitOversize dead-letters a record over --max-batch-bytes document by
+// document without ever decoding it whole: document.SplitBatch walks it and
+// hands over one document at a time. A document within the per-document
+// bound is decoded and dead-lettered as batch_too_large (or
+// invalid_document); a larger one is dead-lettered by id with a bounded
+// excerpt (document_too_large). A record that is not a batch is
+// dead-lettered whole (queue.DeadLetter truncates it). Nothing valid is
+// dropped: every document reaches the dead-letter topic.
+func (w *Worker) splitOversize(ctx context.Context, r queue.Record, cause error) error {
+	lim := w.cfg.Limits
+	cause = fmt.Errorf("%w (raise the worker's --max-batch-bytes/--max-docs-per-batch or lower the producer's --batch-bytes)", cause)
+	// JSON escaping writes a byte of content as up to 6 bytes.
+	maxRaw := 6*lim.MaxDocBytes + 64<<10
+	if lim.MaxDocBytes <= 0 {
+		maxRaw = lim.MaxBatchBytes
+	}
+	_, err := document.SplitBatch(r.Value, func(batchID string, i int, raw []byte) error {
+		if len(raw) > maxRaw {
+			docID := document.DocumentID(raw)
+			tooBig := fmt.Errorf("document %d (id %q) is %d bytes of JSON, over the %d-byte bound: %w", i, docID, len(raw), maxRaw, cause)
+			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw[:maxExcerpt], tooBig, "document_too_large")
+		}
+		d, docID, derr := document.DecodeDocument(raw, lim)
+		if derr != nil {
+			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw, &document.DocError{Index: i, ID: docID, Err: derr, Raw: raw}, "invalid_document")
+		}
+		enc, merr := document.EncodeDocument(d)
+		if merr != nil {
+			return fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, merr)
+		}
+		return w.sendDocDeadLetter(ctx, r, batchID, i, d.ID, enc, cause, "batch_too_large")
+	})
+	if errors.Is(err, document.ErrMalformedBatch) { // before any document was sent
+		return w.sendDeadLetter(ctx, r, fmt.Errorf("%w; %w", cause, err), "malformed_batch", map[string]string{document.HeaderDeadLetterKind: "record"})
+	}
+	return err
 }
 
 // deadLetterDoc dead-letters one document the model failed on (reason

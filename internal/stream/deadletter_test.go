@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -253,4 +254,51 @@ func TestModelFailureDeadLettersTheDocument(t *testing.T) {
 			t.Fatalf("dead-letter failures = %v, want 1", testutil.ToFloat64(m.DeadLetterFailures))
 		}
 	})
+}
+
+// A record far over --max-batch-bytes is split without ever being decoded
+// whole: each document within its bound is dead-lettered (batch_too_large),
+// an invalid one as invalid_document, and one far over its own bound by id
+// with a bounded excerpt (document_too_large). Allocation during the split
+// stays a small fraction of the record.
+func TestFarOversizeRecordIsSplitWithoutDecodingItWhole(t *testing.T) {
+	huge := strings.Repeat("x", 64<<20)
+	v := []byte(`{"schema_version":1,"id":"big","source":{"file":"f.jsonl","first":0,"last":3},"documents":[` +
+		`{"id":"a","text":"Alpha one."},{"id":"huge","text":"` + huge + `"},{"id":"bad","text":7},{"id":"c","text":"Gamma."}]}`)
+	lim := document.Limits{MaxDocBytes: 1000, MaxBatchBytes: 10_000, MaxDocs: 100}
+	dlq := &limitDLQ{max: 1 << 20}
+	st, m := newMemStore(), metrics.New()
+	w, done := startDL(t, st, dlq, m, Config{FlushRecords: 1, FlushInterval: time.Hour, Limits: lim})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := w.Records(context.Background(), dlPart0, []queue.Record{{Topic: "docs", Offset: 0, Value: v, Time: time.Now()}}); err != nil {
+		t.Fatalf("Records: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(len(v)/8) {
+		t.Errorf("split allocated %d bytes for a %d-byte record; want it never decoded whole", alloc, len(v))
+	}
+	want := map[string]string{"a": "batch_too_large", "huge": "document_too_large", "bad": "invalid_document", "c": "batch_too_large"}
+	if len(dlq.sent) != len(want) {
+		t.Fatalf("%d dead letters, want %d", len(dlq.sent), len(want))
+	}
+	for i, h := range dlq.hdr {
+		id := h[document.HeaderDocID]
+		if _, ok := want[id]; !ok || h[document.HeaderDocIndex] != fmt.Sprint(i) || h[document.HeaderBatchID] != "big" {
+			t.Errorf("dead letter %d: headers %v", i, h)
+		}
+		if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues(want[id])); got < 1 {
+			t.Errorf("document %s: no %s dead letter", id, want[id])
+		}
+		if id == "huge" && (len(dlq.sent[i].Value) > maxExcerpt || !strings.HasPrefix(string(dlq.sent[i].Value), `{"id":"huge"`)) {
+			t.Errorf("huge document's dead letter is %d bytes, want an excerpt of at most %d", len(dlq.sent[i].Value), maxExcerpt)
+		}
+	}
+	if last, ok, _ := st.LastOffset(context.Background(), "tiny-abc", "docs", 0); !ok || last != 0 {
+		t.Fatal("the split record must be covered by a file")
+	}
 }
