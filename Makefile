@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 MODEL ?= $(firstword $(wildcard models/jnlpba-v2) testdata/tinybert)
 
-.PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak vet lint fmt clean
+.PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak bench-memory vet lint fmt clean
 
 setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
 	@./scripts/setup.sh
@@ -52,6 +52,9 @@ soak: setup ## chaos soak: 3 workers, SOAK_DOCS documents, SOAK_FAULTS random SI
 	set -o pipefail; NERSTREAM_SOAK_DOCS=$(SOAK_DOCS) NERSTREAM_SOAK_FAULTS=$(SOAK_FAULTS) NERSTREAM_SOAK_KILLS=$(SOAK_KILLS) NERSTREAM_SOAK_SUMMARY=$(CURDIR)/var/soak-summary.txt \
 	  $(GO) test -count=1 -timeout 180m -run '^TestChaosSoak$$' -v ./worker | grep -E '^(=== RUN|--- |\s+soak_test.go|ok|FAIL|PASS)'
 	@cat var/soak-summary.txt
+
+bench-memory: setup ## peak RSS of a `worker run` process splitting six records that expand to 200 MiB each (prints it; fails over 1 GiB)
+	set -o pipefail; NERSTREAM_MEM_TEST=1 $(GO) test -count=1 -timeout 15m -run '^TestHugeRecordsWorkerPeakRSS$$' -v ./worker | grep -E '^(worker peak RSS|--- |ok|FAIL)'
 
 vet:
 	$(GO) vet ./...
