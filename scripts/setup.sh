@@ -9,6 +9,9 @@
 #   - MinIO server, built from the Go module proxy as a separate binary (AGPL:
 #     run only, never imported) -> .cache/minio/<version>/minio; set MINIO_BIN
 #     to an existing binary to skip the build
+#   - Apache Kafka broker jars (the version docker-compose.yml pins), resolved
+#     from Maven Central by scripts/apache-kafka.sh fetch with Debian's Java 17
+#     and Maven -> .cache/kafka/<version>/lib (run only, as separate JVMs)
 #   - Human gene dictionary for NCBI Gene linking, built from Debian's
 #     r-bioc-org.hs.eg.db (Bioconductor org.Hs.eg.db, Artistic-2.0; its
 #     SQLite file, read with the sqlite3 shell) -> .cache/genes/hs.genes.tsv
@@ -27,6 +30,8 @@ command -v make >/dev/null || need_apt+=(make)
 command -v kcat >/dev/null || need_apt+=(kcat)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} with apt"
   SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -71,6 +76,9 @@ elif [ ! -x "$minio_bin" ]; then
   mv "$tmp/minio" "$minio_bin.tmp" && mv "$minio_bin.tmp" "$minio_bin"
   rm -rf "$tmp"
 fi
+
+# Apache Kafka broker jars for the real-broker tests (scripts/apache-kafka.sh).
+./scripts/apache-kafka.sh fetch
 
 log "downloading Go modules"
 go mod download

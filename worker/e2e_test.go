@@ -70,9 +70,12 @@ func binaries(t *testing.T) string {
 
 const testModel = "../testdata/tinybert"
 
+// cluster is one test's workers, topic and group on a broker: b is the
+// kfake broker (nil on Apache Kafka), addrs the bootstrap brokers.
 type cluster struct {
 	t       *testing.T
 	b       *broker.Broker
+	addrs   []string
 	out     string // bucket dir (also holds the worker logs' parent)
 	outURL  string // bucket URL the workers write to
 	topic   string
@@ -86,14 +89,34 @@ type cluster struct {
 
 func newCluster(t *testing.T, partitions int) *cluster {
 	t.Helper()
-	b, err := broker.Start(context.Background(), broker.WithPartitions(partitions), broker.WithGroupMinSessionTimeout(500*time.Millisecond),
-		broker.WithTopic("docs", partitions))
-	if err != nil {
-		t.Fatal(err)
+	return newClusterOn(t, kfakeBroker, partitions)
+}
+
+// newClusterOn is newCluster on the given broker kind: a fresh kfake broker,
+// or a topic and group of this test's own on the test binary's shared Apache
+// Kafka (see apache_kafka_test.go).
+func newClusterOn(t *testing.T, kind brokerKind, partitions int) *cluster {
+	t.Helper()
+	var b *broker.Broker
+	var addrs []string
+	topic := "docs"
+	switch kind {
+	case kfakeBroker:
+		var err error
+		b, err = broker.Start(context.Background(), broker.WithPartitions(partitions), broker.WithGroupMinSessionTimeout(500*time.Millisecond),
+			broker.WithTopic("docs", partitions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		addrs = b.Addrs()
+	case apacheBroker:
+		addrs, topic = apacheTopic(t, partitions)
+	default:
+		t.Fatalf("unknown broker kind %q", kind)
 	}
-	t.Cleanup(func() { b.Close() })
 	out := t.TempDir()
-	c := &cluster{t: t, b: b, out: out, outURL: "file://" + out, topic: "docs", group: "g-" + t.Name(), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}, metrics: map[int]string{}}
+	c := &cluster{t: t, b: b, addrs: addrs, out: out, outURL: "file://" + out, topic: topic, group: "g-" + strings.ReplaceAll(t.Name(), "/", "-"), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}, metrics: map[int]string{}}
 	t.Cleanup(c.killAll)
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -112,7 +135,7 @@ func newCluster(t *testing.T, partitions int) *cluster {
 func (c *cluster) startWorker(i int, extra ...string) {
 	c.t.Helper()
 	maddr := freeAddr(c.t)
-	args := []string{"run", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--group", c.group,
+	args := []string{"run", "--brokers", strings.Join(c.addrs, ","), "--topic", c.topic, "--group", c.group,
 		"--model", testModel, "--out", c.outURL, "--batch", "8", "--intra-threads", "1", "--metrics-addr", maddr,
 		"--flush-records", "4", "--flush-interval", "3s", "--idle-grace", "500ms", "--idle-interval", "300ms",
 		"--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms", "--rebalance-timeout", "5s",
@@ -237,7 +260,7 @@ func testDocs(t *testing.T, n int) []document.Document {
 // publish sends docs in batches of per documents; pause between messages.
 func (c *cluster) publish(docs []document.Document, per int, pause time.Duration) {
 	c.t.Helper()
-	pub, err := queue.NewPublisher(context.Background(), c.b.Addrs(), c.topic)
+	pub, err := queue.NewPublisher(context.Background(), c.addrs, c.topic)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -456,9 +479,16 @@ func TestTwoWorkersExactlyOnceS3(t *testing.T) {
 }
 
 // TestCrashRestartExactlyOnce kills workers with SIGKILL at random moments
-// while documents stream in, restarts them, and checks the union of files.
+// while documents stream in, restarts them, and checks the union of files;
+// on kfake and on Apache Kafka.
 func TestCrashRestartExactlyOnce(t *testing.T) {
-	c := newCluster(t, 4)
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testCrashRestartExactlyOnce(t, kind) })
+	}
+}
+
+func testCrashRestartExactlyOnce(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
 	docs := testDocs(t, 160)
 	c.startWorker(0)
 	c.startWorker(1)

@@ -1,0 +1,213 @@
+// Package apachekafka runs Apache Kafka for tests, as separate JVM processes
+// started by scripts/apache-kafka.sh (the version docker-compose.yml pins,
+// resolved from Maven Central by `make setup`). Nothing of Kafka is linked in:
+// the tests talk to it over the wire with the same clients as against the
+// embedded kfake broker (internal/broker).
+//
+// A test binary shares one cluster between all its tests ([Shared]): a start
+// costs seconds, so each test uses its own topics and groups on it instead.
+// The package's TestMain calls [StopShared]; should the test binary die
+// first, the script stops the cluster by itself once the process is gone.
+package apachekafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nerstream/nerstream/internal/queue"
+)
+
+// Cluster is a running Apache Kafka cluster started by the script.
+type Cluster struct {
+	Dir       string        // the nodes' configuration, data and logs
+	Port      int           // first broker port; node i listens on Port+i-1
+	Nodes     int           // number of combined controller+broker nodes
+	StartTime time.Duration // how long the start took (until metadata answered)
+
+	script   string
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Script returns the path of scripts/apache-kafka.sh, found by walking up
+// from the working directory to the module root.
+func Script() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "scripts", "apache-kafka.sh"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("apachekafka: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start starts a cluster of nodes nodes under dir on free loopback ports.
+// extraConfig lines are appended to every node's server.properties. The
+// cluster stops by itself when this process exits; call [Cluster.Stop]
+// to stop it earlier.
+func Start(ctx context.Context, dir string, nodes int, extraConfig ...string) (*Cluster, error) {
+	script, err := Script()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePorts(2 * nodes)
+		if err != nil {
+			return nil, err
+		}
+		c := &Cluster{Dir: dir, Port: port, Nodes: nodes, script: script}
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, script, "start", dir, strconv.Itoa(port), strconv.Itoa(nodes))
+		cmd.Env = append(os.Environ(), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
+			"APACHE_KAFKA_CONFIG="+strings.Join(extraConfig, "\n"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil {
+			c.StartTime = time.Since(start)
+			if got, want := strings.TrimSpace(string(out)), c.Addrs()[0]; got != want {
+				c.Stop()
+				return nil, fmt.Errorf("apachekafka: %s printed %q, want %q", script, got, want)
+			}
+			return c, nil
+		}
+		lastErr = fmt.Errorf("apachekafka: %s start %s %d %d: %v\n%s", script, dir, port, nodes, err, stderr.Bytes())
+		// A port taken between freePorts and the JVM's bind is worth another
+		// try on fresh ports (and a fresh directory: the old one holds the
+		// old ports); anything else is not.
+		if !strings.Contains(stderr.String(), "Address already in use") {
+			break
+		}
+		dir = fmt.Sprintf("%s.%d", strings.TrimRight(c.Dir, "/"), attempt+1)
+	}
+	return nil, lastErr
+}
+
+// freePorts returns the first of n consecutive loopback ports that were all
+// free just now.
+func freePorts(n int) (int, error) {
+	for try := 0; try < 50; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		first := l.Addr().(*net.TCPAddr).Port
+		ls := []net.Listener{l}
+		ok := first+n-1 <= 65535
+		for p := first + 1; ok && p < first+n; p++ {
+			lp, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, lp)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if ok {
+			return first, nil
+		}
+	}
+	return 0, fmt.Errorf("apachekafka: no %d consecutive free loopback ports", n)
+}
+
+// Addrs returns the brokers' client addresses.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, c.Nodes)
+	for i := range out {
+		out[i] = "127.0.0.1:" + strconv.Itoa(c.Port+i)
+	}
+	return out
+}
+
+// CreateTopic creates topic with partitions partitions, replicated on every
+// node, through the product's own queue.EnsureTopic.
+func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int) error {
+	return queue.EnsureTopic(ctx, queue.Config{Brokers: c.Addrs()}, topic, partitions, c.Nodes)
+}
+
+// Stop stops every node and waits for the processes to exit. It is safe to
+// call more than once.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() {
+		out, err := exec.Command(c.script, "stop", c.Dir).CombinedOutput()
+		if err != nil {
+			c.stopErr = fmt.Errorf("apachekafka: stop %s: %v\n%s", c.Dir, err, out)
+		}
+	})
+	return c.stopErr
+}
+
+var (
+	sharedMu   sync.Mutex
+	shared     *Cluster
+	sharedErr  error
+	sharedDir  string
+	sharedDone bool
+)
+
+// Shared returns this process's single-node cluster, starting it on first
+// use (in a temporary directory removed by [StopShared]). Tests skip it in
+// -short mode. A cluster that cannot start fails every test that asks for
+// it, with the script's output.
+func Shared(t testing.TB) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("Apache Kafka tests skipped in -short mode")
+	}
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil && sharedErr == nil {
+		if sharedDone {
+			sharedErr = errors.New("apachekafka: Shared called after StopShared")
+		} else {
+			sharedDir, sharedErr = os.MkdirTemp("", "nerstream-apache-kafka-")
+			if sharedErr == nil {
+				shared, sharedErr = Start(context.Background(), filepath.Join(sharedDir, "cluster"), 1)
+			}
+			if sharedErr == nil {
+				t.Logf("Apache Kafka started at %s in %.1fs (logs in %s)", shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
+			}
+		}
+	}
+	if sharedErr != nil {
+		t.Fatalf("%v\n(run `make setup` for Java, Maven and the Kafka jars)", sharedErr)
+	}
+	return shared
+}
+
+// StopShared stops the shared cluster, if one was started, and removes its
+// directory unless keepLogs (e.g. a failed run, so its logs can be read).
+func StopShared(keepLogs bool) error {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	sharedDone = true
+	var err error
+	if shared != nil {
+		err = shared.Stop()
+	}
+	if sharedDir != "" && !keepLogs {
+		os.RemoveAll(sharedDir)
+	}
+	return err
+}
