@@ -77,7 +77,7 @@ func run(ctx context.Context, format ingest.Format, args []string, tty bool) err
 	if err != nil {
 		return err
 	}
-	checkWorkerLimits(log, f.batchBytes, f.maxDocBytes)
+	checkWorkerLimits(log, f.batchDocs, f.batchBytes, f.maxDocBytes)
 	showBar := f.progress == "on" || (f.progress == "auto" && tty)
 	if f.progress != "auto" && f.progress != "on" && f.progress != "off" {
 		return fmt.Errorf("--progress %q: want auto, on or off", f.progress)

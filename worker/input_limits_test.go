@@ -32,6 +32,9 @@ func TestAnnotateInputLimits(t *testing.T) {
 		{"hugeline.jsonl", `{"id":"a","text":"x"}` + "\n" + `{"id":"huge","text":"` + strings.Repeat("y", 200_000) + `"}`, 1000, "hugeline.jsonl:2: line longer than", 0},
 		{"emptyid.jsonl", `{"id":" ","text":"x"}`, 1000, "emptyid.jsonl:1", 0},
 		{"badutf8.jsonl", "{\"id\":\"a\xff\",\"text\":\"x\"}", 1000, "", 1}, // json.Unmarshal replaces invalid bytes with U+FFFD
+		{"utf16.jsonl", "\xff\xfe{\x00\"\x00i\x00d\x00\"\x00", 1000, "encoded as UTF-16LE", 0},
+		{"utf16.txt", "\xfe\xff\x00I\x00L\x00-\x002", 1000, "encoded as UTF-16BE", 0},
+		{"dupid.jsonl", `{"id":"a","text":"x"}` + "\n" + `{"id":"a\u2028","text":"y"}`, 1000, `dupid.jsonl:2: document "a\u2028": id: contains the control or line-separator character U+2028`, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,9 +29,15 @@ type Batcher struct {
 	maxDocBytes int
 
 	docs        []Document
+	seen        map[idVersion]int64 // the pending batch's (id, version) pairs and their positions
 	first, last int64
 	size        int // encoded size of the pending batch
 	overhead    int
+}
+
+type idVersion struct {
+	id      string
+	version int
 }
 
 // BatcherOption configures a Batcher.
@@ -86,8 +92,10 @@ func (b *Batcher) Limits() Limits {
 // Add appends doc, read at position pos (record index or line number; must
 // increase from call to call). When doc does not fit into the pending batch,
 // the pending batch is closed and returned as full, and doc starts the next
-// one. An invalid document, or one that cannot fit even in an empty batch,
-// returns an error wrapping ErrInvalid and leaves the Batcher unchanged.
+// one. An invalid document, one that cannot fit even in an empty batch, or
+// one whose (id, version) is already in the batch it would join (DecodeBatch
+// refuses such a batch's later duplicate) returns an error wrapping
+// ErrInvalid, naming both positions, and leaves the Batcher unchanged.
 func (b *Batcher) Add(doc Document, pos int64) (full *Batch, err error) {
 	if err := Validate(doc, Limits{MaxDocBytes: b.maxDocBytes}); err != nil {
 		return nil, fmt.Errorf("%s: position %d: %w", b.file, pos, err)
@@ -103,16 +111,24 @@ func (b *Batcher) Add(doc Document, pos int64) (full *Batch, err error) {
 		return nil, fmt.Errorf("%s: position %d: %w", b.file, pos,
 			&FieldError{"text", fmt.Sprintf("document encodes to %d bytes, over the batch limit of %d", n, b.maxBytes-b.overhead)})
 	}
-	if len(b.docs) > 0 && (len(b.docs) >= b.maxDocs || b.size+1+n > b.maxBytes) {
+	flush := len(b.docs) > 0 && (len(b.docs) >= b.maxDocs || b.size+1+n > b.maxBytes)
+	key := idVersion{doc.ID, doc.Version}
+	if first, dup := b.seen[key]; dup && !flush {
+		return nil, fmt.Errorf("%s: position %d: %w", b.file, pos,
+			&FieldError{"id", fmt.Sprintf("duplicate of position %d in the same batch (same id and version)", first)})
+	}
+	if flush {
 		full = b.Flush()
 	}
 	if len(b.docs) == 0 {
 		b.first, b.size = pos, b.overhead+n
+		b.seen = map[idVersion]int64{}
 	} else {
 		b.size += 1 + n
 	}
 	b.last = pos
 	b.docs = append(b.docs, doc)
+	b.seen[key] = pos
 	return full, nil
 }
 
@@ -130,6 +146,6 @@ func (b *Batcher) Flush() *Batch {
 		Source:        Source{File: b.file, First: b.first, Last: b.last},
 		Documents:     b.docs,
 	}
-	b.docs, b.size = nil, 0
+	b.docs, b.size, b.seen = nil, 0, nil
 	return out
 }

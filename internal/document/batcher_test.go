@@ -148,3 +148,52 @@ func TestBatcherDeterministic(t *testing.T) {
 		t.Error("batch ids differ between identical runs")
 	}
 }
+
+// TestBatcherRefusesADuplicateInTheSameBatch: a second document with the
+// same id and version in the batch it would join is refused naming both
+// positions (DecodeBatch would dead-letter it); another version, or the
+// same pair in a later batch (a replay), is accepted.
+func TestBatcherRefusesADuplicateInTheSameBatch(t *testing.T) {
+	b := NewBatcher("f.jsonl", WithMaxDocs(3))
+	add := func(id string, version int, pos int64) error {
+		_, err := b.Add(Document{ID: id, Text: "t", Version: version}, pos)
+		return err
+	}
+	for _, tc := range []struct {
+		id      string
+		version int
+		pos     int64
+		want    string // "" = accepted
+	}{
+		{"a", 1, 1, ""},
+		{"b", 1, 2, ""},
+		{"a", 1, 3, "f.jsonl: position 3: id: duplicate of position 1 in the same batch"},
+		{"a", 2, 4, ""},
+		{"b", 1, 5, ""}, // the batch is full: b starts the next one
+		{"b", 1, 6, "position 6: id: duplicate of position 5"},
+	} {
+		err := add(tc.id, tc.version, tc.pos)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Fatalf("%s v%d at %d refused: %v", tc.id, tc.version, tc.pos, err)
+		case tc.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want)):
+			t.Fatalf("%s v%d at %d: err = %v, want %q", tc.id, tc.version, tc.pos, err, tc.want)
+		}
+	}
+	last := b.Flush()
+	if last == nil || len(last.Documents) != 1 || last.Source.First != 5 {
+		t.Fatalf("last batch %+v, want b alone from position 5", last)
+	}
+	if _, err := DecodeBatch(mustEncode(t, last), DefaultLimits()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustEncode(t *testing.T, b *Batch) []byte {
+	t.Helper()
+	data, err := EncodeBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

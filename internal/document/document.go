@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -97,8 +98,15 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
+// breaksLines reports whether r may not appear in a document id: a control
+// character (C0, DEL, C1 — U+0085 NEL among them) or U+2028/U+2029. Line
+// readers (PubTator, JSON lines, logs, Python's splitlines) would split an
+// id there.
+func breaksLines(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+
 // Validate checks d against the message rules and lim: a non-empty id of at
-// most MaxIDBytes valid UTF-8 without control characters, a known op, a
+// most MaxIDBytes valid UTF-8 without control or line-separator characters
+// (breaksLines; '|' is allowed, PubTator export skips such ids), a known op, a
 // non-negative version, no text on a delete, and Content() no longer than
 // lim.MaxDocBytes (when positive). The error is a *FieldError.
 func Validate(d Document, lim Limits) error {
@@ -109,8 +117,9 @@ func Validate(d Document, lim Limits) error {
 		return &FieldError{"id", fmt.Sprintf("%d bytes exceeds %d", len(d.ID), MaxIDBytes)}
 	case !utf8.ValidString(d.ID):
 		return &FieldError{"id", "not valid UTF-8"}
-	case strings.ContainsFunc(d.ID, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return &FieldError{"id", "contains control characters"}
+	case strings.ContainsFunc(d.ID, breaksLines):
+		r, _ := utf8.DecodeRuneInString(d.ID[strings.IndexFunc(d.ID, breaksLines):])
+		return &FieldError{"id", fmt.Sprintf("contains the control or line-separator character %U", r)}
 	case !d.Op.Valid():
 		return &FieldError{"op", fmt.Sprintf("unknown op %q (want %q or %q)", d.Op, OpUpsert, OpDelete)}
 	case d.Version < 0:

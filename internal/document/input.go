@@ -29,7 +29,9 @@ func (e unreadableError) Unwrap() []error { return []error{e.err, ErrUnreadable}
 // Decompress returns the content of r: gunzipped when it starts with the
 // gzip magic (gzipped is then true), else as is. Read errors of the result
 // (other than io.EOF) wrap ErrUnreadable, so callers can tell bad input from
-// their own failures.
+// their own failures. Content that starts as UTF-16 or UTF-32 (a byte-order
+// mark, or NUL bytes) is refused at once with an error naming the encoding
+// (wrapping ErrUnreadable): every reader takes UTF-8 only.
 func Decompress(r io.Reader) (rd io.Reader, gzipped bool, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -37,9 +39,13 @@ func Decompress(r io.Reader) (rd io.Reader, gzipped bool, err error) {
 		if err != nil {
 			return nil, true, Unreadable(fmt.Errorf("gzip header: %w", err))
 		}
-		return markReader{gz}, true, nil
+		br, gzipped = bufio.NewReaderSize(gz, 64<<10), true
 	}
-	return markReader{br}, false, nil
+	start, _ := br.Peek(sniffPrefix) // a read error shows on the first Read
+	if err := checkEncoding(start); err != nil {
+		return nil, gzipped, Unreadable(err)
+	}
+	return markReader{br}, gzipped, nil
 }
 
 // markReader marks its read errors (other than io.EOF) as ErrUnreadable.

@@ -39,7 +39,8 @@ type jsonlLine struct {
 // Each non-blank line is an object with "id" (or, for files like the JNLPBA
 // *.docs.jsonl, "pmid" as a string or number) and "text" (required unless op
 // is "delete"), plus optional "title", "version" and "op"; other fields are
-// ignored. A UTF-8 byte-order mark before the first line is skipped. A line
+// ignored. A UTF-8 byte-order mark before the first line is skipped; input
+// that starts as UTF-16 or UTF-32 is refused naming the encoding. A line
 // that is not such an object, fails Validate against lim, or is longer than
 // lim.MaxDocBytes*2+64KiB is written to rejects with its line number and
 // skipped (a [StrictRejects] sink turns it into an error instead). An error
@@ -60,6 +61,11 @@ func ScanJSONLRaw(ctx context.Context, r io.Reader, name string, lim Limits, rej
 		maxLine = 1 << 30
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if start, _ := br.Peek(sniffPrefix); len(start) > 0 {
+		if err := checkEncoding(start); err != nil {
+			return st, Unreadable(fmt.Errorf("%s: %w", name, err))
+		}
+	}
 	var buf []byte
 	for {
 		if err := ctx.Err(); err != nil {

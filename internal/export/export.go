@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -24,7 +25,15 @@ type Stats struct {
 	Annotations int // annotations written
 	Deleted     int // documents withdrawn by a tombstone
 	Superseded  int // document messages that lost to a later version
+	// Unwritable counts documents the format cannot represent (a PubTator
+	// id with '|'); they are skipped, the others written. UnwritableIDs
+	// holds the first MaxReportedIDs of their ids.
+	Unwritable    int
+	UnwritableIDs []string
 }
+
+// MaxReportedIDs bounds Stats.UnwritableIDs (memory stays bounded).
+const MaxReportedIDs = 20
 
 type config struct{ shards int }
 
@@ -76,7 +85,9 @@ func ResolveModel(ctx context.Context, src Source, model string) (string, error)
 }
 
 // Run writes the current state of every document under model to w, in the
-// order of the files (key order) and of the rows in them.
+// order of the files (key order) and of the rows in them. A document w
+// cannot represent (formats.ErrUnrepresentable) is skipped and counted in
+// Stats.Unwritable; any other error stops Run.
 func Run(ctx context.Context, src Source, model string, w formats.Writer, opts ...Option) (Stats, error) {
 	cfg := config{shards: 1}
 	for _, o := range opts {
@@ -181,11 +192,19 @@ func writeFile(rows []sink.Row, win map[string]*winner, w formats.Writer, st *St
 			d.Annotations = append(d.Annotations, enrich.RowAnnotation(r))
 		}
 		sort.Slice(d.Passages, func(i, j int) bool { return d.Passages[i].Offset < d.Passages[j].Offset })
-		if err := w.Write(d); err != nil {
+		err := w.Write(d)
+		switch {
+		case errors.Is(err, formats.ErrUnrepresentable):
+			st.Unwritable++
+			if len(st.UnwritableIDs) < MaxReportedIDs {
+				st.UnwritableIDs = append(st.UnwritableIDs, m.id)
+			}
+		case err != nil:
 			return err
+		default:
+			st.Documents++
+			st.Annotations += len(rs)
 		}
-		st.Documents++
-		st.Annotations += len(rs)
 		// A document is written once even if the same message sits in two
 		// files (a re-uploaded range).
 		win[m.id].written = true

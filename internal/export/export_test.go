@@ -120,3 +120,40 @@ func TestResolveModel(t *testing.T) {
 		t.Fatalf("two models: err = %v, want a request for --model", err)
 	}
 }
+
+// TestUnrepresentableIDsAreSkippedAndReported: '|' is legal in an id but
+// not in PubTator, and output written before ids with line separators were
+// refused may hold them; the export skips exactly those documents, names
+// them, and writes the others (BioC writes all of them).
+func TestUnrepresentableIDsAreSkippedAndReported(t *testing.T) {
+	ids := []string{"A", "B|1", "C", "D\u2028x", "E"}
+	var rows []sink.Row
+	for i, id := range ids {
+		m := marker(id, 1, 0, int64(i), sink.OpUpsert)
+		rows = append(rows, m, chunk(m, 0, 0, 4, "IL-2", "protein"))
+	}
+	s := store(t, map[[3]int64][]sink.Row{{0, 0, int64(len(ids) - 1)}: rows})
+	var buf bytes.Buffer
+	w, _ := formats.NewWriter(&buf, formats.PubTator)
+	st, err := Run(context.Background(), s, model, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Documents != 3 || st.Unwritable != 2 || !reflect.DeepEqual(st.UnwritableIDs, []string{"B|1", "D\u2028x"}) {
+		t.Fatalf("stats %+v, want 3 written and B|1, D\\u2028x reported", st)
+	}
+	var heads []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if id, _, ok := strings.Cut(line, "\t"); ok {
+			heads = append(heads, id)
+		}
+	}
+	if !reflect.DeepEqual(heads, []string{"A", "C", "E"}) {
+		t.Fatalf("annotation lines of %v, want A, C, E:\n%s", heads, buf.String())
+	}
+	buf.Reset()
+	w, _ = formats.NewWriter(&buf, formats.BioCJSON)
+	if st, err := Run(context.Background(), s, model, w); err != nil || st.Documents != len(ids) || st.Unwritable != 0 {
+		t.Fatalf("bioc-json: %+v, %v; want all %d documents", st, err, len(ids))
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -273,10 +275,27 @@ func TestPubTatorRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPubTatorRejectsBadID: an id PubTator cannot hold is refused naming
+// it, with nothing written, and the writer goes on; line separators inside
+// a text become spaces.
 func TestPubTatorRejectsBadID(t *testing.T) {
-	w, _ := NewWriter(io.Discard, PubTator)
-	if err := w.Write(Document{ID: "a|b"}); err == nil || !strings.Contains(err.Error(), "a|b") {
-		t.Fatalf("err = %v, want one naming the id", err)
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, PubTator)
+	for _, id := range []string{"a|b", "a\tb", "a\u0085b", "a\u2028b", "a\u2029b", "a\x00b"} {
+		err := w.Write(Document{ID: id, Passages: []Passage{{Type: "title", Text: "T"}}})
+		if !errors.Is(err, ErrUnrepresentable) || !strings.Contains(err.Error(), strconv.Quote(id)) {
+			t.Fatalf("id %q: err = %v, want ErrUnrepresentable naming the id", id, err)
+		}
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("refused documents wrote %q", buf.String())
+	}
+	text := "a\u2028b\u0085c\u2029d\ve\ff"
+	if err := w.Write(Document{ID: "ok", Passages: []Passage{{Type: "title", Text: text}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "ok|t|a b c d e f\nok|a|\n\n"; got != want {
+		t.Fatalf("wrote %q, want %q", got, want)
 	}
 	if _, err := Parse("brat"); err == nil {
 		t.Fatal("Parse accepted brat")

@@ -2,9 +2,11 @@ package formats
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // pubtator writes the PubTator format: per document a title line
@@ -12,14 +14,29 @@ import (
 // first go into the abstract line at their offsets, gaps filled with
 // spaces, so offsets stay valid), then one line per annotation
 // "ID<TAB>begin<TAB>end<TAB>text<TAB>type<TAB>identifier", then an empty line.
-// Tabs and newlines inside texts become spaces (same length).
+// Tabs and line breaks inside texts (also U+0085, U+2028, U+2029, which
+// some line readers split on) become spaces (same length in code points).
+// A document whose id holds '|' or a control or line-separator character
+// cannot be written: Write refuses it, before writing anything, with an
+// error wrapping ErrUnrepresentable.
 type pubtator struct{ w io.Writer }
 
-var flat = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ")
+// ErrUnrepresentable is wrapped by a Writer's error for a document the
+// format cannot represent; nothing of it was written, and the writer can
+// go on with the next document.
+var ErrUnrepresentable = errors.New("not representable in this format")
+
+var flat = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ", "\v", " ", "\f", " ",
+	"\x1c", " ", "\x1d", " ", "\x1e", " ", "\u0085", " ", "\u2028", " ", "\u2029", " ")
+
+// pubtatorID reports whether id can head a PubTator line.
+func pubtatorID(id string) bool {
+	return !strings.ContainsFunc(id, func(r rune) bool { return r == '|' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' })
+}
 
 func (p *pubtator) Write(d Document) error {
-	if strings.ContainsAny(d.ID, "|\t\n") {
-		return fmt.Errorf("pubtator: document id %q contains '|', a tab or a newline", d.ID)
+	if !pubtatorID(d.ID) {
+		return fmt.Errorf("pubtator: document id %q contains '|' or a control or line-separator character: %w", d.ID, ErrUnrepresentable)
 	}
 	bw := bufio.NewWriter(p.w)
 	if len(d.Passages) > 0 && d.Passages[0].Text != "" {

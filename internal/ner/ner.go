@@ -125,7 +125,7 @@ type Result struct {
 
 // Stats are cumulative counters of an Annotator.
 type Stats struct {
-	Docs, Sentences, Words, Pieces int64
+	Docs, Sentences, Words, Pieces int64 // Docs: documents only, never Ordered's markers
 	Windows, Batches               int64
 	TokenSlots, UsedSlots          int64 // B*T per batch; non-padding tokens ([CLS]/[SEP] included)
 	Chunks                         int64
@@ -620,7 +620,9 @@ func (a *Annotator) finish(d *docState, sc *scratch) (Result, error) {
 		res.Chunks = a.appendChunks(res.Chunks, d, s, sc)
 	}
 	a.mu.Lock()
-	a.stats.Docs++
+	if !d.doc.boundary { // a marker (ner.Ordered) is no document
+		a.stats.Docs++
+	}
 	a.stats.Sentences += int64(res.Sentences)
 	a.stats.Words += int64(res.Words)
 	a.stats.Pieces += int64(res.Pieces)

@@ -19,7 +19,26 @@ type Item[M any] struct {
 type Annotated[M any] struct {
 	Result Result
 	Marker bool
-	Meta   M
+	// Skipped is set for a document that [SkipIf] kept from the model: its
+	// Result is zero.
+	Skipped bool
+	Meta    M
+}
+
+// OrderedOption configures [Ordered].
+type OrderedOption[M any] func(*orderedConfig[M])
+
+type orderedConfig[M any] struct{ skip func(M) bool }
+
+// SkipIf makes [Ordered] ask skip, just before a document is handed to the
+// annotator, whether it is still wanted: a skipped document costs no window
+// or model time and comes out in its place with Skipped set (and, like a
+// marker, ends a PackRecord group). Documents are then handed over one at
+// a time, so only those the annotator already holds are annotated after
+// skip starts to say yes. `worker run` skips the documents of a revoked
+// partition.
+func SkipIf[M any](skip func(M) bool) OrderedOption[M] {
+	return func(c *orderedConfig[M]) { c.skip = skip }
 }
 
 // RunFunc is the signature of [Annotator.Run]: read documents until in is
@@ -35,12 +54,19 @@ type RunFunc func(ctx context.Context, in <-chan Doc, out chan<- Result) error
 // PackRecord a marker also ends the group of documents packed together.
 //
 // Ordered closes out before returning; its error is run's.
-func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out chan<- Annotated[M]) error {
+func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out chan<- Annotated[M], opts ...OrderedOption[M]) error {
+	var cfg orderedConfig[M]
+	for _, o := range opts {
+		o(&cfg)
+	}
 	// runCtx ends when run returns, so the feeder never blocks on a
 	// pipeline that stopped reading; results still drain under ctx.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	docs := make(chan Doc, cap(in))
+	if cfg.skip != nil {
+		docs = make(chan Doc) // decide at the hand-over, not before a buffer
+	}
 	res := make(chan Result, cap(out))
 	errc := make(chan error, 1)
 	// After ctx ends or run stops, keep draining in so that senders never
@@ -65,14 +91,7 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 				drain()
 				return
 			}
-			d := it.Doc
-			if it.Marker {
-				d = Doc{boundary: true} // no text: no sentence, no window
-			}
-			d.Meta = ordered[M]{marker: it.Marker, meta: it.Meta}
-			select {
-			case docs <- d:
-			case <-runCtx.Done():
+			if !feed(runCtx, docs, it, cfg.skip) {
 				drain()
 				return
 			}
@@ -95,8 +114,8 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 			return fmt.Errorf("ner: ordered stream: result for %q carries foreign metadata %T", r.Doc.ID, r.Doc.Meta)
 		}
 		r.Doc.Meta = nil
-		a := Annotated[M]{Marker: o.marker, Meta: o.meta}
-		if !o.marker {
+		a := Annotated[M]{Marker: o.marker, Skipped: o.skipped, Meta: o.meta}
+		if !o.marker && !o.skipped {
 			a.Result = r
 		}
 		select {
@@ -107,8 +126,26 @@ func Ordered[M any](ctx context.Context, run RunFunc, in <-chan Item[M], out cha
 	return <-errc
 }
 
+// feed hands it to the annotator as a Doc; false when ctx ended first. A
+// marker, or a document skip says no longer wanted, becomes a boundary: no
+// text, no sentence, no window.
+func feed[M any](ctx context.Context, docs chan<- Doc, it Item[M], skip func(M) bool) bool {
+	d := it.Doc
+	skipped := !it.Marker && skip != nil && skip(it.Meta)
+	if it.Marker || skipped {
+		d = Doc{boundary: true}
+	}
+	d.Meta = ordered[M]{marker: it.Marker, skipped: skipped, meta: it.Meta}
+	select {
+	case docs <- d:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // ordered is the Doc.Meta of Ordered's documents.
 type ordered[M any] struct {
-	marker bool
-	meta   M
+	marker, skipped bool
+	meta            M
 }

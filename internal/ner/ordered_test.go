@@ -94,6 +94,10 @@ func TestOrderedMarkersKeepTheirPlace(t *testing.T) {
 		if extra := a.Stats().Windows - 2*windows; tc.pk == PackDocument && extra != 0 {
 			t.Fatalf("B=%d: markers cost %d windows", B, extra)
 		}
+		// Markers are no documents: "worker stopped" reports Stats().Docs.
+		if n := a.Stats().Docs; n != 2*int64(len(plain)) {
+			t.Fatalf("B=%d: Stats().Docs = %d after two runs of %d documents (markers counted?)", B, n, len(plain))
+		}
 	}
 }
 

@@ -501,9 +501,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 				return nil
 			}
 			g.brokerError("fetch")
-			g.logger.Warn("fetch failed; retrying", "partition", partition, "offset", next, "brokers", g.cfg.brokerList(), "err", err)
-			g.failed(&failing, partition, next, err)
-			sleep(ctx, g.o.retryBackoff)
+			sleep(ctx, g.retryAfter(&failing, "fetch failed", partition, next, err, "brokers", g.cfg.brokerList()))
 			continue
 		}
 		recs, err := g.readRecords(resp, partition, next)
@@ -511,9 +509,7 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 			if ctx.Err() != nil {
 				return nil
 			}
-			g.logger.Warn("decoding fetched records failed; retrying", "partition", partition, "offset", next, "err", err)
-			g.failed(&failing, partition, next, err)
-			sleep(ctx, g.o.retryBackoff)
+			sleep(ctx, g.retryAfter(&failing, "decoding fetched records failed", partition, next, err))
 			continue
 		}
 		g.progressed(&failing, partition, next)

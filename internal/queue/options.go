@@ -180,7 +180,8 @@ func WithFetchMaxWait(d time.Duration) GroupSetting {
 	return func(g *groupOptions) { g.fetchMaxWait = d }
 }
 
-// WithRetryBackoff sets the pause after a failed fetch (default 500 ms).
+// WithRetryBackoff sets the pause after a failed fetch (default 500 ms);
+// while fetches keep failing it doubles, with jitter, up to 5 s.
 func WithRetryBackoff(d time.Duration) GroupSetting {
 	return func(g *groupOptions) { g.retryBackoff = d }
 }

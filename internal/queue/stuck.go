@@ -2,6 +2,8 @@ package queue
 
 import (
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // StuckFunc is told when a partition cannot progress: stuck is true once
@@ -31,6 +33,42 @@ func WithStuckReporter(after time.Duration, fn StuckFunc) GroupSetting {
 type failureRun struct {
 	since    time.Time
 	reported bool
+	// retry paces the retries (retryAfter); logged and unlogged rate-limit
+	// their log lines.
+	retry    *backoff.ExponentialBackOff
+	logged   time.Time
+	unlogged int
+}
+
+// Retries of a failing partition back off exponentially from the group's
+// retry backoff to maxRetryBackoff; a failing partition logs its first
+// failure, then one line per failureLogEvery with the count in between.
+const (
+	maxRetryBackoff = 5 * time.Second
+	failureLogEvery = time.Minute
+)
+
+// retryAfter records a failed fetch or decode (what) of partition at offset,
+// logs it — the first of a run at once, later ones at most once per
+// failureLogEvery with how many failed since — and returns how long to wait
+// before the next try. The stuck report (failed) is unchanged.
+func (g *Group) retryAfter(f *failureRun, what string, partition int, offset int64, err error, attrs ...any) time.Duration {
+	if f.retry == nil {
+		f.retry = &backoff.ExponentialBackOff{InitialInterval: g.o.retryBackoff, RandomizationFactor: 0.2,
+			Multiplier: 2, MaxInterval: max(g.o.retryBackoff, maxRetryBackoff)}
+	}
+	pause := f.retry.NextBackOff()
+	f.unlogged++
+	if first := f.logged.IsZero(); first || time.Since(f.logged) >= failureLogEvery {
+		args := append([]any{"partition", partition, "offset", offset, "err", err, "retry_in", pause.Round(time.Millisecond).String()}, attrs...)
+		if !first {
+			args = append(args, "failures_since_last_line", f.unlogged, "failing_for", time.Since(f.since).Round(time.Second).String())
+		}
+		g.logger.Warn(what+"; retrying", args...)
+		f.logged, f.unlogged = time.Now(), 0
+	}
+	g.failed(f, partition, offset, err)
+	return pause
 }
 
 func (g *Group) failed(f *failureRun, partition int, offset int64, err error) {

@@ -16,7 +16,10 @@
 // marker, and idle-check markers carrying a fresh high-water mark. Ordered
 // guarantees that entries come out in the order they went in, so a record's
 // marker follows all of its documents and the dispatcher never needs to
-// match results to records.
+// match results to records. Documents still queued for a partition that was
+// revoked are kept from the model (ner.SkipIf): a worker that lost its
+// partitions stops annotating them within the documents the annotator
+// already holds.
 //
 // # Exactly once
 //

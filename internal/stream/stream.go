@@ -300,6 +300,12 @@ func (w *Worker) send(ctx context.Context, items []ner.Item[entry]) bool {
 	return true
 }
 
+// revokedDoc says whether e is a document of a revoked partition: ner.Ordered
+// then keeps it from the model, so that a worker that lost a partition stops
+// annotating its queued documents at once (only those the annotator already
+// holds are finished, and dropped by dispatch).
+func revokedDoc(e entry) bool { return e.kind == entryDoc && e.ps.revoked.Load() }
+
 // barrier returns once every entry sent before it has been dispatched and
 // every file cut before it uploaded (or ctx ends): an event to wait on
 // instead of a clock. Call it only while Run runs and before Stop.
@@ -331,7 +337,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := ner.Ordered(ctx, w.ann.Run, w.in, out); err != nil {
+		if err := ner.Ordered(ctx, w.ann.Run, w.in, out, ner.SkipIf(revokedDoc)); err != nil {
 			cancel(fmt.Errorf("annotate: %w", err))
 		}
 	}()
@@ -371,7 +377,7 @@ func (w *Worker) dispatch(out <-chan ner.Annotated[entry]) {
 			continue
 		}
 		ps := e.ps
-		if ps.revoked.Load() {
+		if a.Skipped || ps.revoked.Load() {
 			continue
 		}
 		switch e.kind {

@@ -458,3 +458,35 @@ func TestRunCanceled(t *testing.T) {
 		t.Errorf("entry %+v after %d messages", e, len(pub.msgs))
 	}
 }
+
+// TestRunRejectsDuplicatesInOneBatch: the later of two lines with the same
+// id and version in one batch is rejected naming both lines (the worker
+// would dead-letter it; `worker annotate` refuses it), the rest published.
+func TestRunRejectsDuplicatesInOneBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dup.jsonl")
+	lines := []string{
+		`{"id":"a","text":"one","version":1}`,
+		`{"id":"b","text":"two"}`,
+		`{"id":"a","text":"one again","version":1}`,
+		`{"id":"a","text":"revised","version":2}`,
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub := &fakePublisher{}
+	var rej bytes.Buffer
+	sum, err := Run(context.Background(), pub, FormatJSONL, []string{path}, WithRejects(document.NewRejectSink(&rej)), WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := docIDs(pub.batches(t)); !slices.Equal(got, []string{"a/upsert", "b/upsert", "a/upsert"}) || sum.Docs != 3 || sum.Rejected != 1 {
+		t.Fatalf("published %v (summary %+v)", got, sum)
+	}
+	var r document.Reject
+	if err := json.Unmarshal(rej.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.File != "dup.jsonl" || r.Line != 3 || r.ID != "a" || !strings.Contains(r.Error, "duplicate of position 1") {
+		t.Fatalf("reject %+v, want line 3 naming line 1", r)
+	}
+}
