@@ -9,10 +9,19 @@ Python quantizer is not installable here (PyPI is out of reach); python3-onnx
 Each ONNX LSTM node becomes DynamicQuantizeLSTM: W and R are quantized per
 output channel (symmetric int8, zero point 0, scale = max|w| / 127) and
 transposed to the layout the contrib op expects ([dirs, input, 4*hidden]).
+Activations are quantized dynamically at run time by the op itself, with one
+scale per call over its whole input: over a batch, a window's output would
+depend on the other rows of its batch (a restart or another batch size would
+change confidences and even labels). So each DynamicQuantizeLSTM runs inside a
+Scan over the batch axis, one window at a time: every window gets its own
+scales and the same output whatever its batch mates (nerstream's
+TestOutputIndependentOfBatchMates). The LSTM must have no sequence_lens and
+zero (or absent) initial states, and only its Y output may be read.
 With --matmul, every MatMul whose second input is a 2-D weight also becomes
 DynamicQuantizeMatMul (weights per output column, the same rule): that is what
-a BERT-shaped graph needs. Activations are quantized dynamically at run time
-by the ops themselves; every other node stays float32. Weights stored as
+a BERT-shaped graph needs; those are NOT wrapped per row (their activation
+scale spans the batch: not for bundles that must reproduce their files).
+Every other node stays float32. Weights stored as
 float16 + Cast (or shared through Identity) are read through those nodes
 (which are dropped once unused). The bundle's other
 files are copied; config.json's nerstream.name becomes NAME.
@@ -26,7 +35,33 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
+
+
+def per_row(qnode, x, out, hidden, base):
+    """Wrap a DynamicQuantizeLSTM (inputs already named) in a Scan over the
+    batch axis of X [seq, batch, input]: the body sees one window [seq, input],
+    runs the op on [seq, 1, input] with zero initial states and returns Y
+    [seq, hidden]; the Scan stacks the rows on axis 1 and an Unsqueeze restores
+    Y's [seq, 1, batch, hidden]. Returns the nodes and the new initializers."""
+    p = base + "row_"
+    ins = list(qnode.input)
+    ins[0], ins[5], ins[6] = p + "x3", p + "zeros", p + "zeros"
+    body = helper.make_graph(
+        [helper.make_node("Unsqueeze", [p + "x", p + "axis1"], [p + "x3"]),
+         helper.make_node(qnode.op_type, ins, [p + "y4"], domain=qnode.domain,
+                          **{a.name: helper.get_attribute_value(a) for a in qnode.attribute}),
+         helper.make_node("Squeeze", [p + "y4", p + "axes12"], [p + "y"])],
+        p + "body",
+        [helper.make_tensor_value_info(p + "x", TensorProto.FLOAT, ["sequence", None])],
+        [helper.make_tensor_value_info(p + "y", TensorProto.FLOAT, ["sequence", hidden])],
+        initializer=[numpy_helper.from_array(np.array([1], np.int64), p + "axis1"),
+                     numpy_helper.from_array(np.array([1, 2], np.int64), p + "axes12"),
+                     numpy_helper.from_array(np.zeros((1, 1, hidden), np.float32), p + "zeros")])
+    nodes = [helper.make_node("Scan", [x], [p + "ys"], name=(qnode.name or "lstm") + "_per_row", body=body,
+                              num_scan_inputs=1, scan_input_axes=[1], scan_output_axes=[1]),
+             helper.make_node("Unsqueeze", [p + "ys", p + "axis1_out"], [out])]
+    return nodes, [numpy_helper.from_array(np.array([1], np.int64), p + "axis1_out")]
 
 
 def quantize_per_channel(w):
@@ -81,7 +116,19 @@ def main(src, dst, name, matmul=False):
              base + "W_scale", base + "W_zero_point", base + "R_scale", base + "R_zero_point"],
             list(node.output), name=(node.name or "lstm") + "_quant", domain="com.microsoft")
         q.attribute.extend(node.attribute)
-        new_nodes.append(q)
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("direction", b"forward") not in (b"forward", "forward") or seq or p:
+            sys.exit(f"{node.name}: per-row wrapping needs a forward LSTM without sequence_lens or peepholes")
+        for s0 in (h0, c0):  # initial states must be zeros: the Scan body uses its own
+            if s0 and not any(nd.output[0] == s0 and nd.op_type == "ConstantOfShape" and not np.any(
+                    numpy_helper.to_array(nd.attribute[0].t) if nd.attribute else 0) for nd in g.node):
+                sys.exit(f"{node.name}: initial state {s0} is not a ConstantOfShape of zeros")
+        used_later = {i for nd in g.node for i in nd.input} | {o.name for o in g.output}
+        if any(o and o in used_later for o in node.output[1:]):
+            sys.exit(f"{node.name}: Y_h / Y_c are read; per-row wrapping returns Y only")
+        nodes, extra = per_row(q, x, node.output[0], attrs["hidden_size"], base)
+        g.initializer.extend(extra)
+        new_nodes.extend(nodes)
     if n == 0:
         sys.exit(f"{src}/model.onnx has nothing to quantize")
     del g.node[:]
@@ -89,6 +136,7 @@ def main(src, dst, name, matmul=False):
     # drop Casts (and then initializers) nothing reads any more, until nothing changes
     while True:
         used = {i for nd in g.node for i in nd.input} | {o.name for o in g.output}
+        used |= {i for nd in g.node for a in nd.attribute if a.g.node for b in a.g.node for i in b.input}  # Scan bodies
         live = [nd for nd in g.node if nd.op_type not in ("Cast", "Identity") or nd.output[0] in used]
         if len(live) == len(g.node):
             break
@@ -106,7 +154,8 @@ def main(src, dst, name, matmul=False):
             shutil.copy(f, dst / f.name)
     cfg = json.loads((src / "config.json").read_text())
     cfg.setdefault("nerstream", {})["name"] = name
-    cfg["nerstream"]["quantization"] = "int8 weights per output channel, symmetric: DynamicQuantizeLSTM" + (" and DynamicQuantizeMatMul" if matmul else "")
+    cfg["nerstream"]["quantization"] = ("int8 weights per output channel, symmetric: DynamicQuantizeLSTM, one window at a time"
+                                        " (Scan over the batch: activation scales per window)" + (" and DynamicQuantizeMatMul" if matmul else ""))
     (dst / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     print(f"{n} nodes quantized; {dst / 'model.onnx'}: {(dst / 'model.onnx').stat().st_size / 1e6:.1f} MB")
 
