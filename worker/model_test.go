@@ -18,7 +18,7 @@ import (
 // shippedModelMinF1 is the floor for each shipped bundle's end-to-end
 // exact-span micro F1 on the first 60 JNLPBA devel abstracts with the
 // defaults (record packing, abbreviation typing): jnlpba-v2 scores 0.7650
-// and jnlpba-v2-int8 0.7646 there (0.7832 and 0.7832 on all 200; see their
+// and jnlpba-v2-int8 0.7650 there (0.7832 and 0.7832 on all 200; see their
 // MODEL_CARD.md). The floor leaves one point for runtime and CPU
 // differences; a broken export, a tokenizer/vocabulary mismatch or a
 // decoding regression drops below it.

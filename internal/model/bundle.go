@@ -188,7 +188,9 @@ func loadCRF(path string, n int) (*CRF, error) {
 }
 
 // Recurrent reports whether the graph runs recurrent operators (ONNX LSTM,
-// GRU or RNN, or ONNX Runtime's DynamicQuantizeLSTM). Their per-step matrix
+// GRU or RNN, ONNX Runtime's DynamicQuantizeLSTM, or a Scan: the int8
+// bundles' LSTMs are Scans over time, see models/train/quantize_lstm.py),
+// in the main graph or a subgraph. Their per-step matrix
 // products are small, so on a CPU one single-threaded session per core,
 // each running its own batch, outruns one session whose intra-op threads
 // split every step. It reads the graph's node list from model.onnx, not
@@ -200,7 +202,7 @@ func (b *Bundle) Recurrent() (bool, error) {
 	}
 	for op := range ops {
 		switch op {
-		case "LSTM", "GRU", "RNN", "DynamicQuantizeLSTM":
+		case "LSTM", "GRU", "RNN", "DynamicQuantizeLSTM", "Scan":
 			return true, nil
 		}
 	}

@@ -17,6 +17,9 @@ const (
 	fModelGraph       = 7
 	fGraphNode        = 1
 	fNodeOpType       = 4
+	fNodeAttribute    = 5
+	fAttrGraph        = 6
+	fAttrGraphs       = 11
 	fGraphInitializer = 5
 	fGraphInput       = 11
 	fGraphOutput      = 12
@@ -127,8 +130,9 @@ func graphIOFrom(r io.ReaderAt, size int64) (ins, outs []ort.InputOutputInfo, er
 }
 
 // readGraphOps counts the operator types of the nodes of an ONNX model
-// file's main graph (not of subgraphs inside If or Loop), the same way
-// readGraphIO reads its inputs: field by field, weights skipped.
+// file's main graph and of the subgraphs in its nodes' attributes (Scan,
+// Loop, If bodies), the same way readGraphIO reads its inputs: field by
+// field, weights skipped.
 func readGraphOps(path string) (map[string]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -142,6 +146,9 @@ func readGraphOps(path string) (map[string]int, error) {
 	return graphOpsFrom(f, st.Size())
 }
 
+// maxGraphDepth bounds the nesting of subgraphs readGraphOps follows.
+const maxGraphDepth = 8
+
 // graphOpsFrom is readGraphOps over any positioned reader of size bytes.
 func graphOpsFrom(r io.ReaderAt, size int64) (map[string]int, error) {
 	gStart, gEnd, err := graphRange(r, size)
@@ -149,11 +156,28 @@ func graphOpsFrom(r io.ReaderAt, size int64) (map[string]int, error) {
 		return nil, err
 	}
 	ops := map[string]int{}
-	err = walk(r, gStart, gEnd, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
+	return ops, graphOps(r, gStart, gEnd, ops, 0)
+}
+
+// graphOps adds the operator types of the GraphProto in r[start:end] and of
+// its nodes' subgraphs to ops.
+func graphOps(r io.ReaderAt, start, end int64, ops map[string]int, depth int) error {
+	if depth > maxGraphDepth {
+		return fmt.Errorf("%w: subgraphs nested more than %d deep", errNotONNX, maxGraphDepth)
+	}
+	return walk(r, start, end, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
 		if num != fGraphNode || typ != protowire.BytesType {
 			return nil
 		}
 		return walk(r, off, off+n, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
+			if num == fNodeAttribute && typ == protowire.BytesType {
+				return walk(r, off, off+n, func(num protowire.Number, typ protowire.Type, off, n int64, _ uint64) error {
+					if (num == fAttrGraph || num == fAttrGraphs) && typ == protowire.BytesType {
+						return graphOps(r, off, off+n, ops, depth+1)
+					}
+					return nil
+				})
+			}
 			if num != fNodeOpType || typ != protowire.BytesType {
 				return nil
 			}
@@ -168,7 +192,6 @@ func graphOpsFrom(r io.ReaderAt, size int64) (map[string]int, error) {
 			return nil
 		})
 	})
-	return ops, err
 }
 
 // walk calls fn for each field of the message in r[start:end]: for a

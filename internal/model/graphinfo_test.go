@@ -134,8 +134,8 @@ func FuzzReadGraphIO(f *testing.F) {
 	})
 }
 
-// Recurrent tells the BiLSTM bundles (float: LSTM, int8: DynamicQuantizeLSTM)
-// from the BERT-shaped test model, from the node list alone.
+// Recurrent tells the BiLSTM bundles (float: LSTM, int8: a Scan over time per
+// LSTM) from the BERT-shaped test model, from the node lists alone.
 func TestBundleRecurrent(t *testing.T) {
 	for dir, want := range map[string]bool{
 		"../../models/jnlpba-v2": true, "../../models/jnlpba-v2-int8": true, tiny: false,
@@ -148,6 +148,11 @@ func TestBundleRecurrent(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: Recurrent() = %v, %v; want %v", dir, got, err, want)
 		}
+	}
+	// The int8 bundle's recurrences are Scans over time whose bodies hold
+	// the gates (Sigmoid appears only there): subgraphs are read too.
+	if ops, err := readGraphOps("../../models/jnlpba-v2-int8/model.onnx"); err != nil || ops["Scan"] != 8 || ops["Sigmoid"] != 8 {
+		t.Errorf("int8 bundle operators %v, %v: want 8 Scan and the 8 Sigmoid of their bodies", ops, err)
 	}
 	ops, err := readGraphOps(filepath.Join(tiny, "model.onnx"))
 	if err != nil || ops["MatMul"] == 0 || ops["Softmax"] == 0 {
