@@ -40,7 +40,7 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	c := newCluster(t, 4)
 	c.b.Close() // replace the default broker by one with a data directory
 	b := start(0)
-	c.b = b
+	c.b, c.addrs = b, b.Addrs()
 	_, portStr, _ := net.SplitHostPort(b.Addrs()[0])
 	port, _ := strconv.Atoi(portStr)
 	docs := testDocs(t, 120)
@@ -55,7 +55,7 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	}
 	time.Sleep(down) // the outage itself (not a wait for an event)
 	b = start(port)
-	c.b = b
+	c.b, c.addrs = b, b.Addrs()
 	t.Cleanup(func() { b.Close() })
 	c.publish(docs[60:], 2, 0)
 	rows := c.waitRows(ids(docs), 180*time.Second)
