@@ -520,9 +520,16 @@ func testCrashRestartExactlyOnce(t *testing.T, kind brokerKind) {
 }
 
 // TestZombieAddsNoDuplicates pauses a worker (SIGSTOP) past its session
-// timeout so the group gives its partitions away, then resumes it.
+// timeout so the group gives its partitions away, then resumes it; on kfake
+// and on Apache Kafka.
 func TestZombieAddsNoDuplicates(t *testing.T) {
-	c := newCluster(t, 4)
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testZombieAddsNoDuplicates(t, kind) })
+	}
+}
+
+func testZombieAddsNoDuplicates(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
 	docs := testDocs(t, 120)
 	c.startWorker(0)
 	c.startWorker(1)

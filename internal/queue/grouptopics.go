@@ -25,24 +25,40 @@ func (g *Group) ConsumedTopics(ctx context.Context) ([]string, error) {
 
 func (g *Group) consumedTopics(ctx context.Context) ([]string, error) {
 	var topics []string
-	dg, err := g.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{g.groupID}})
+	var dg *kafka.DescribeGroupsResponse
+	err := retryCoordinator(ctx, func() error {
+		var err error
+		if dg, err = g.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{g.groupID}}); err != nil {
+			return err
+		}
+		for _, gr := range dg.Groups {
+			if gr.Error != nil && !errors.Is(gr.Error, kafka.GroupIdNotFound) {
+				return gr.Error
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("describe group: %w", err)
 	}
 	for _, gr := range dg.Groups {
-		if gr.Error != nil && !errors.Is(gr.Error, kafka.GroupIdNotFound) {
-			return nil, fmt.Errorf("describe group: %w", gr.Error)
-		}
 		for _, m := range gr.Members {
 			topics = append(topics, m.MemberMetadata.Topics...)
 		}
 	}
-	of, err := g.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: g.groupID})
+	var of *kafka.OffsetFetchResponse
+	err = retryCoordinator(ctx, func() error {
+		var err error
+		if of, err = g.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: g.groupID}); err != nil {
+			return err
+		}
+		if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
+			return of.Error
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets: %w", err)
-	}
-	if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
-		return nil, fmt.Errorf("committed offsets: %w", of.Error)
 	}
 	for t := range of.Topics {
 		topics = append(topics, t)
