@@ -697,3 +697,84 @@ func TestWorkerStartupErrorsAreClear(t *testing.T) {
 		})
 	}
 }
+
+// TestRebalanceJoinAndLeave: one worker owns all 4 partitions and streams;
+// a second joins (the group splits the partitions between them), then leaves
+// with SIGTERM (the first takes its partitions back), while documents keep
+// coming. The output holds every chunk exactly once, equal to annotate; on
+// kfake and on Apache Kafka.
+func TestRebalanceJoinAndLeave(t *testing.T) {
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testRebalanceJoinAndLeave(t, kind) })
+	}
+}
+
+func testRebalanceJoinAndLeave(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
+	docs := testDocs(t, 90)
+	const per = 2
+	c.startWorker(0)
+	c.waitMetric(0, metrics.NamePartitions, 4, 60*time.Second)
+	c.publish(docs[:30], per, 0)
+	c.waitRows(ids(docs[:30]), 120*time.Second)
+
+	// Join: the second member gets partitions, the first gives them up.
+	c.startWorker(1)
+	c.waitJoined(1, 60*time.Second)
+	c.waitMetricFunc(0, metrics.NamePartitions, "≤ 3", func(v float64) bool { return v <= 3 }, 60*time.Second)
+	c.publish(docs[30:60], per, 0)
+	c.waitRows(ids(docs[:60]), 120*time.Second)
+	c.mu.Lock()
+	s1, err := metrics.Scrape(context.Background(), c.metrics[1])
+	c.mu.Unlock()
+	if err != nil || s1[metrics.NameRecords] == 0 {
+		t.Fatalf("the joined worker processed no record (%v, %v)", s1[metrics.NameRecords], err)
+	}
+
+	// Leave: SIGTERM, the survivor owns every partition again.
+	c.mu.Lock()
+	leaver := c.workers[1]
+	c.mu.Unlock()
+	leaver.Process.Signal(syscall.SIGTERM)
+	if err := leaver.Wait(); err != nil {
+		t.Fatalf("worker 1 exited with %v after SIGTERM", err)
+	}
+	c.mu.Lock()
+	delete(c.workers, 1)
+	c.mu.Unlock()
+	c.waitMetric(0, metrics.NamePartitions, 4, 60*time.Second)
+	c.publish(docs[60:], per, 0)
+	rows := c.waitRows(ids(docs), 120*time.Second)
+	c.stopAll()
+	log0, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), "worker-0.log"))
+	if n := strings.Count(string(log0), `"msg":"partition revoked"`); n < 1 {
+		t.Fatal("worker 0 never gave up a partition when worker 1 joined")
+	}
+	if n := strings.Count(string(log0), `"msg":"partition assigned"`); n < 5 {
+		t.Fatalf("worker 0 was assigned partitions %d times; it never took worker 1's back", n)
+	}
+	checkExactlyOnce(t, rows, docs, per)
+}
+
+// waitMetricFunc waits until worker i's /metrics reports name satisfying ok.
+func (c *cluster) waitMetricFunc(i int, name, want string, ok func(float64) bool, timeout time.Duration) {
+	c.t.Helper()
+	c.mu.Lock()
+	addr := c.metrics[i]
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last float64
+	for {
+		if s, err := metrics.Scrape(ctx, addr); err == nil {
+			if last = s[name]; ok(last) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("worker %d: %s is %v, not %s, after %s", i, name, last, want, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
