@@ -115,6 +115,13 @@ func newClusterOn(t *testing.T, kind brokerKind, partitions int) *cluster {
 	default:
 		t.Fatalf("unknown broker kind %q", kind)
 	}
+	return newClusterAt(t, b, addrs, topic)
+}
+
+// newClusterAt is a cluster of this test's workers on topic at addrs (b is
+// the kfake broker there, or nil).
+func newClusterAt(t *testing.T, b *broker.Broker, addrs []string, topic string) *cluster {
+	t.Helper()
 	out := t.TempDir()
 	c := &cluster{t: t, b: b, addrs: addrs, out: out, outURL: "file://" + out, topic: topic, group: "g-" + strings.ReplaceAll(t.Name(), "/", "-"), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}, metrics: map[int]string{}}
 	t.Cleanup(c.killAll)

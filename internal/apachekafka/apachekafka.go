@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,9 +36,7 @@ type Cluster struct {
 	Nodes     int           // number of combined controller+broker nodes
 	StartTime time.Duration // how long the start took (until metadata answered)
 
-	script   string
-	stopOnce sync.Once
-	stopErr  error
+	script string
 }
 
 // Script returns the path of scripts/apache-kafka.sh, found by walking up
@@ -149,13 +148,79 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 // Stop stops every node and waits for the processes to exit. It is safe to
 // call more than once.
 func (c *Cluster) Stop() error {
-	c.stopOnce.Do(func() {
-		out, err := exec.Command(c.script, "stop", c.Dir).CombinedOutput()
-		if err != nil {
-			c.stopErr = fmt.Errorf("apachekafka: stop %s: %v\n%s", c.Dir, err, out)
+	out, err := exec.Command(c.script, "stop", c.Dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("apachekafka: stop %s: %v\n%s", c.Dir, err, out)
+	}
+	return nil
+}
+
+// StartStopped starts the cluster's stopped nodes again on the same ports
+// with their data (all of them after [Cluster.Stop]: a broker restart; one
+// after [Cluster.Kill]: a node restart) and returns once every node is
+// listed in a metadata response.
+func (c *Cluster) StartStopped(ctx context.Context, extraConfig ...string) error {
+	cmd := exec.CommandContext(ctx, c.script, "start", c.Dir, strconv.Itoa(c.Port), strconv.Itoa(c.Nodes))
+	cmd.Env = append(os.Environ(), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
+		"APACHE_KAFKA_CONFIG="+strings.Join(extraConfig, "\n"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		return fmt.Errorf("apachekafka: %s start %s %d %d: %v\n%s", c.script, c.Dir, c.Port, c.Nodes, err, stderr.Bytes())
+	}
+	return nil
+}
+
+// PID returns the process id of node (1-based), or an error when it is not
+// running.
+func (c *Cluster) PID(node int) (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, fmt.Sprintf("node-%d", node), "pid"))
+	if err != nil {
+		return 0, fmt.Errorf("apachekafka: node %d of %s is not running: %w", node, c.Dir, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || !running(pid) {
+		return 0, fmt.Errorf("apachekafka: node %d of %s (pid file %q) is not running", node, c.Dir, b)
+	}
+	return pid, nil
+}
+
+// running reports whether process pid exists and is not a zombie (the
+// nodes' parent, the script, has exited, so whoever adopted them reaps them).
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, ok := strings.Cut(string(b), ") ")
+	return !ok || !strings.HasPrefix(after, "Z")
+}
+
+// Kill sends sig to node (1-based) and, for SIGKILL and SIGTERM, waits
+// until the process has exited.
+func (c *Cluster) Kill(node int, sig syscall.Signal) error {
+	pid, err := c.PID(node)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("apachekafka: signal %v to node %d (pid %d): %w", sig, node, pid, err)
+	}
+	if sig != syscall.SIGKILL && sig != syscall.SIGTERM {
+		return nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("apachekafka: node %d (pid %d) still runs 30s after %v", node, pid, sig)
 		}
-	})
-	return c.stopErr
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Remove(filepath.Join(c.Dir, fmt.Sprintf("node-%d", node), "pid"))
+	return nil
 }
 
 var (
