@@ -26,6 +26,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/nerstream/nerstream/internal/queue"
 )
 
@@ -275,4 +279,89 @@ func StopShared(keepLogs bool) error {
 		os.RemoveAll(sharedDir)
 	}
 	return err
+}
+
+// client returns a franz-go client on the cluster's brokers, for the
+// metadata and quorum requests below.
+func (c *Cluster) client() (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RetryTimeout(5*time.Second))
+}
+
+// PartitionState is a partition's leader and in-sync replicas (node ids,
+// which are the 1-based node numbers of the script).
+type PartitionState struct {
+	Leader int
+	ISR    []int
+}
+
+// Partition returns the leader and ISR of topic's partition as the
+// brokers' metadata shows them now (Leader -1: none).
+func (c *Cluster) Partition(ctx context.Context, topic string, partition int) (PartitionState, error) {
+	cl, err := c.client()
+	if err != nil {
+		return PartitionState{}, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return PartitionState{}, fmt.Errorf("apachekafka: metadata of %s from %v: %w", topic, c.Addrs(), err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return PartitionState{}, fmt.Errorf("apachekafka: metadata of %s from %v: %w", topic, c.Addrs(), err)
+		}
+		for _, p := range t.Partitions {
+			if int(p.Partition) != partition {
+				continue
+			}
+			st := PartitionState{Leader: int(p.Leader)}
+			if kerr.ErrorForCode(p.ErrorCode) == kerr.LeaderNotAvailable {
+				st.Leader = -1
+			}
+			for _, r := range p.ISR {
+				st.ISR = append(st.ISR, int(r))
+			}
+			return st, nil
+		}
+	}
+	return PartitionState{}, fmt.Errorf("apachekafka: no partition %s/%d in the metadata from %v", topic, partition, c.Addrs())
+}
+
+// ActiveController returns the node id of the active KRaft controller (the
+// leader of the metadata quorum), from DescribeQuorum.
+func (c *Cluster) ActiveController(ctx context.Context) (int, error) {
+	cl, err := c.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+			}
+			return int(p.LeaderID), nil
+		}
+	}
+	return 0, fmt.Errorf("apachekafka: describe quorum on %v: no partition in the answer", c.Addrs())
 }
