@@ -227,6 +227,10 @@ func (c *Cluster) Kill(node int, sig syscall.Signal) error {
 	return nil
 }
 
+// MessageMaxBytes is the shared cluster's message.max.bytes, set
+// explicitly (it is Kafka's default): the largest record batch it accepts.
+const MessageMaxBytes = 1048588
+
 var (
 	sharedMu   sync.Mutex
 	shared     *Cluster
@@ -252,7 +256,8 @@ func Shared(t testing.TB) *Cluster {
 		} else {
 			sharedDir, sharedErr = os.MkdirTemp("", "nerstream-apache-kafka-")
 			if sharedErr == nil {
-				shared, sharedErr = Start(context.Background(), filepath.Join(sharedDir, "cluster"), 1)
+				shared, sharedErr = Start(context.Background(), filepath.Join(sharedDir, "cluster"), 1,
+					"message.max.bytes="+strconv.Itoa(MessageMaxBytes))
 			}
 			if sharedErr == nil {
 				t.Logf("Apache Kafka started at %s in %.1fs (logs in %s)", shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
