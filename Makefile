@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 MODEL ?= $(firstword $(wildcard models/jnlpba-v2) testdata/tinybert)
 
-.PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak bench-memory vet lint fmt clean
+.PHONY: setup build test test-short demo bench bench-peers fuzz fuzz-long soak bench-memory replication-faults vet lint fmt clean
 
 setup: ## idempotent: ONNX Runtime library, Go modules, node test tools
 	@./scripts/setup.sh
@@ -55,6 +55,9 @@ soak: setup ## chaos soak: 3 workers, SOAK_DOCS documents, SOAK_FAULTS random SI
 
 bench-memory: setup ## peak RSS of a `worker run` process splitting six records that expand to 200 MiB each (prints it; fails over 1 GiB)
 	set -o pipefail; NERSTREAM_MEM_TEST=1 $(GO) test -count=1 -timeout 15m -run '^TestHugeRecordsWorkerPeakRSS$$' -v ./worker | grep -E '^(worker peak RSS|--- |ok|FAIL)'
+
+replication-faults: setup ## 3-node Apache Kafka (acks=all, min.insync.replicas=2): leader SIGKILLed, follower stopped, controller SIGKILLed mid-run; prints its figures
+	set -o pipefail; NERSTREAM_REPLICATION_FAULTS=all $(GO) test -count=1 -timeout 20m -run '^TestReplicationFaults$$' -v ./worker | grep -E '^(=== RUN|--- |\s+--- |\s+replication_test.go|ok|FAIL|PASS)'
 
 vet:
 	$(GO) vet ./...

@@ -11,7 +11,8 @@
 #       127.0.0.1:PORT+NODES+i-1. NODES=3: replication factor 3, min.insync.replicas=2.
 #       Prints the bootstrap address 127.0.0.1:PORT and returns once every node is
 #       listed in a metadata response. A DIR that already holds a stopped cluster of
-#       the same shape is started again with its data (a broker restart).
+#       the same shape is started again with its data (a broker restart); when some
+#       of its nodes still run, only the stopped ones are started (a node restart).
 #   scripts/apache-kafka.sh stop DIR
 #       Stops every node started under DIR (SIGTERM, SIGKILL after 20 s) and waits
 #       for the processes to exit.
@@ -166,13 +167,14 @@ start_cluster() {
   cid=$(cat "$dir/cluster-id")
   log4j_props >"$dir/log4j2.properties"
   local cp="$lib/*"
-  local fmt_pids=()
+  local fmt_pids=() stopped=()
   for ((i = 1; i <= n; i++)); do
     nd=$dir/node-$i
     mkdir -p "$nd"
     if alive "$nd"; then
-      die "node $i under $dir is already running (pid $(cat "$nd/pid"))"
+      continue
     fi
+    stopped+=("$i")
     node_props "$i" "$n" "$port" "$nd" >"$nd/server.properties"
     if [ ! -f "$nd/data/meta.properties" ]; then
       "$java" -Xmx128m -XX:TieredStopAtLevel=1 -cp "$cp" -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$nd" \
@@ -183,8 +185,9 @@ start_cluster() {
   for i in "${!fmt_pids[@]}"; do
     wait "${fmt_pids[$i]}" || { cat "$dir"/node-*/format.log >&2; die "formatting KRaft storage under $dir failed"; }
   done
+  [ ${#stopped[@]} -gt 0 ] || die "every node under $dir is already running"
   local heap=${APACHE_KAFKA_HEAP:-384m}
-  for ((i = 1; i <= n; i++)); do
+  for i in "${stopped[@]}"; do
     nd=$dir/node-$i
     # setsid: the node outlives this script and is not in its caller's process group.
     setsid "$java" -Xms64m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -47,4 +48,40 @@ func apacheTopic(t *testing.T, partitions int) ([]string, string) {
 		t.Fatalf("create topic %s on Apache Kafka %v: %v", topic, k.Addrs(), err)
 	}
 	return k.Addrs(), topic
+}
+
+// apacheCluster starts an Apache Kafka cluster of nodes nodes of this test's
+// own (for a test that stops or kills brokers), with the topic "docs" of 4
+// partitions; it is stopped when the test ends, its logs kept on failure.
+func apacheCluster(t *testing.T, nodes int, extraConfig ...string) *apachekafka.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("Apache Kafka tests skipped in -short mode")
+	}
+	dir, err := os.MkdirTemp("", "nerstream-apache-kafka-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	k, err := apachekafka.Start(ctx, filepath.Join(dir, "cluster"), nodes, extraConfig...)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("%v\n(run `make setup` for Java, Maven and the Kafka jars)", err)
+	}
+	t.Cleanup(func() {
+		if err := k.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("Apache Kafka logs kept in %s", k.Dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	t.Logf("Apache Kafka (%d nodes) of this test started at %s in %.1fs", nodes, k.Addrs()[0], k.StartTime.Seconds())
+	if err := k.CreateTopic(ctx, "docs", 4); err != nil {
+		t.Fatalf("create topic docs on Apache Kafka %v: %v", k.Addrs(), err)
+	}
+	return k
 }

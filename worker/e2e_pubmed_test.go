@@ -23,7 +23,7 @@ func (c *cluster) runProducer(args ...string) string {
 	if _, err := os.Stat(bin); err != nil {
 		c.t.Fatalf("producer binary missing: %v", err)
 	}
-	full := append([]string{"pubmed", "--brokers", strings.Join(c.b.Addrs(), ","), "--topic", c.topic, "--partitions", "4",
+	full := append([]string{"pubmed", "--brokers", strings.Join(c.addrs, ","), "--topic", c.topic, "--partitions", "4",
 		"--progress", "off"}, args...)
 	out, err := exec.Command(bin, full...).CombinedOutput()
 	if err != nil {
@@ -34,7 +34,7 @@ func (c *cluster) runProducer(args ...string) string {
 
 func (c *cluster) hwm() map[int]int64 {
 	c.t.Helper()
-	h, err := queue.HighWatermarks(context.Background(), queue.Config{Brokers: c.b.Addrs()}, c.topic)
+	h, err := queue.HighWatermarks(context.Background(), queue.Config{Brokers: c.addrs}, c.topic)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestPubMedProducerToBucket(t *testing.T) {
 	}
 	pub.Close()
 	c.waitCovered(mdir, 60*time.Second)
-	dlq, err := queue.HighWatermarks(context.Background(), queue.Config{Brokers: c.b.Addrs()}, c.topic+".dlq")
+	dlq, err := queue.HighWatermarks(context.Background(), queue.Config{Brokers: c.addrs}, c.topic+".dlq")
 	if err != nil || dlq[0] != 1 {
 		t.Fatalf("dead-letter topic high-water marks %v (%v), want one record", dlq, err)
 	}

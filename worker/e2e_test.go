@@ -115,6 +115,13 @@ func newClusterOn(t *testing.T, kind brokerKind, partitions int) *cluster {
 	default:
 		t.Fatalf("unknown broker kind %q", kind)
 	}
+	return newClusterAt(t, b, addrs, topic)
+}
+
+// newClusterAt is a cluster of this test's workers on topic at addrs (b is
+// the kfake broker there, or nil).
+func newClusterAt(t *testing.T, b *broker.Broker, addrs []string, topic string) *cluster {
+	t.Helper()
 	out := t.TempDir()
 	c := &cluster{t: t, b: b, addrs: addrs, out: out, outURL: "file://" + out, topic: topic, group: "g-" + strings.ReplaceAll(t.Name(), "/", "-"), workers: map[int]*exec.Cmd{}, logs: map[int]*os.File{}, metrics: map[int]string{}}
 	t.Cleanup(c.killAll)
@@ -520,9 +527,16 @@ func testCrashRestartExactlyOnce(t *testing.T, kind brokerKind) {
 }
 
 // TestZombieAddsNoDuplicates pauses a worker (SIGSTOP) past its session
-// timeout so the group gives its partitions away, then resumes it.
+// timeout so the group gives its partitions away, then resumes it; on kfake
+// and on Apache Kafka.
 func TestZombieAddsNoDuplicates(t *testing.T) {
-	c := newCluster(t, 4)
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testZombieAddsNoDuplicates(t, kind) })
+	}
+}
+
+func testZombieAddsNoDuplicates(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
 	docs := testDocs(t, 120)
 	c.startWorker(0)
 	c.startWorker(1)
@@ -688,5 +702,86 @@ func TestWorkerStartupErrorsAreClear(t *testing.T) {
 				t.Fatalf("took %s to fail", d)
 			}
 		})
+	}
+}
+
+// TestRebalanceJoinAndLeave: one worker owns all 4 partitions and streams;
+// a second joins (the group splits the partitions between them), then leaves
+// with SIGTERM (the first takes its partitions back), while documents keep
+// coming. The output holds every chunk exactly once, equal to annotate; on
+// kfake and on Apache Kafka.
+func TestRebalanceJoinAndLeave(t *testing.T) {
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testRebalanceJoinAndLeave(t, kind) })
+	}
+}
+
+func testRebalanceJoinAndLeave(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
+	docs := testDocs(t, 90)
+	const per = 2
+	c.startWorker(0)
+	c.waitMetric(0, metrics.NamePartitions, 4, 60*time.Second)
+	c.publish(docs[:30], per, 0)
+	c.waitRows(ids(docs[:30]), 120*time.Second)
+
+	// Join: the second member gets partitions, the first gives them up.
+	c.startWorker(1)
+	c.waitJoined(1, 60*time.Second)
+	c.waitMetricFunc(0, metrics.NamePartitions, "≤ 3", func(v float64) bool { return v <= 3 }, 60*time.Second)
+	c.publish(docs[30:60], per, 0)
+	c.waitRows(ids(docs[:60]), 120*time.Second)
+	c.mu.Lock()
+	s1, err := metrics.Scrape(context.Background(), c.metrics[1])
+	c.mu.Unlock()
+	if err != nil || s1[metrics.NameRecords] == 0 {
+		t.Fatalf("the joined worker processed no record (%v, %v)", s1[metrics.NameRecords], err)
+	}
+
+	// Leave: SIGTERM, the survivor owns every partition again.
+	c.mu.Lock()
+	leaver := c.workers[1]
+	c.mu.Unlock()
+	leaver.Process.Signal(syscall.SIGTERM)
+	if err := leaver.Wait(); err != nil {
+		t.Fatalf("worker 1 exited with %v after SIGTERM", err)
+	}
+	c.mu.Lock()
+	delete(c.workers, 1)
+	c.mu.Unlock()
+	c.waitMetric(0, metrics.NamePartitions, 4, 60*time.Second)
+	c.publish(docs[60:], per, 0)
+	rows := c.waitRows(ids(docs), 120*time.Second)
+	c.stopAll()
+	log0, _ := os.ReadFile(filepath.Join(filepath.Dir(c.out), "worker-0.log"))
+	if n := strings.Count(string(log0), `"msg":"partition revoked"`); n < 1 {
+		t.Fatal("worker 0 never gave up a partition when worker 1 joined")
+	}
+	if n := strings.Count(string(log0), `"msg":"partition assigned"`); n < 5 {
+		t.Fatalf("worker 0 was assigned partitions %d times; it never took worker 1's back", n)
+	}
+	checkExactlyOnce(t, rows, docs, per)
+}
+
+// waitMetricFunc waits until worker i's /metrics reports name satisfying ok.
+func (c *cluster) waitMetricFunc(i int, name, want string, ok func(float64) bool, timeout time.Duration) {
+	c.t.Helper()
+	c.mu.Lock()
+	addr := c.metrics[i]
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last float64
+	for {
+		if s, err := metrics.Scrape(ctx, addr); err == nil {
+			if last = s[name]; ok(last) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("worker %d: %s is %v, not %s, after %s", i, name, last, want, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -86,14 +86,21 @@ func runKcat(t *testing.T, stdin []byte, args ...string) []kcatMessage {
 // TestKcatReadsTopicsAndOffsets: documents, a poison record and a batch with
 // one invalid document go through a worker; kcat then reads the document
 // topic (decoding every batch), the dead-letter topic with its headers, and
-// resumes the worker's consumer group from the committed offsets.
+// resumes the worker's consumer group from the committed offsets; on kfake
+// and on Apache Kafka.
 func TestKcatReadsTopicsAndOffsets(t *testing.T) {
 	kcatBinary(t)
-	c := newCluster(t, 4)
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testKcatReadsTopicsAndOffsets(t, kind) })
+	}
+}
+
+func testKcatReadsTopicsAndOffsets(t *testing.T, kind brokerKind) {
+	c := newClusterOn(t, kind, 4)
 	docs := testDocs(t, 24)
 	c.publish(docs, 3, 0)
 
-	pub, err := queue.NewPublisher(context.Background(), c.b.Addrs(), c.topic)
+	pub, err := queue.NewPublisher(context.Background(), c.addrs, c.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +128,7 @@ func TestKcatReadsTopicsAndOffsets(t *testing.T) {
 	c.waitCovered(modelDir(t), 120*time.Second)
 	c.stopAll()
 	hwm := c.hwm()
-	addr := strings.Join(c.b.Addrs(), ",")
+	addr := strings.Join(c.addrs, ",")
 
 	// 1. The document topic: every record, every batch decodes, keys are batch ids.
 	msgs := runKcat(t, nil, "-b", addr, "-C", "-t", c.topic, "-o", "beginning", "-e", "-q", "-J")

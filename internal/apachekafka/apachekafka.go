@@ -22,8 +22,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nerstream/nerstream/internal/queue"
 )
@@ -35,9 +40,7 @@ type Cluster struct {
 	Nodes     int           // number of combined controller+broker nodes
 	StartTime time.Duration // how long the start took (until metadata answered)
 
-	script   string
-	stopOnce sync.Once
-	stopErr  error
+	script string
 }
 
 // Script returns the path of scripts/apache-kafka.sh, found by walking up
@@ -149,14 +152,84 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 // Stop stops every node and waits for the processes to exit. It is safe to
 // call more than once.
 func (c *Cluster) Stop() error {
-	c.stopOnce.Do(func() {
-		out, err := exec.Command(c.script, "stop", c.Dir).CombinedOutput()
-		if err != nil {
-			c.stopErr = fmt.Errorf("apachekafka: stop %s: %v\n%s", c.Dir, err, out)
-		}
-	})
-	return c.stopErr
+	out, err := exec.Command(c.script, "stop", c.Dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("apachekafka: stop %s: %v\n%s", c.Dir, err, out)
+	}
+	return nil
 }
+
+// StartStopped starts the cluster's stopped nodes again on the same ports
+// with their data (all of them after [Cluster.Stop]: a broker restart; one
+// after [Cluster.Kill]: a node restart) and returns once every node is
+// listed in a metadata response.
+func (c *Cluster) StartStopped(ctx context.Context, extraConfig ...string) error {
+	cmd := exec.CommandContext(ctx, c.script, "start", c.Dir, strconv.Itoa(c.Port), strconv.Itoa(c.Nodes))
+	cmd.Env = append(os.Environ(), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
+		"APACHE_KAFKA_CONFIG="+strings.Join(extraConfig, "\n"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		return fmt.Errorf("apachekafka: %s start %s %d %d: %v\n%s", c.script, c.Dir, c.Port, c.Nodes, err, stderr.Bytes())
+	}
+	return nil
+}
+
+// PID returns the process id of node (1-based), or an error when it is not
+// running.
+func (c *Cluster) PID(node int) (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, fmt.Sprintf("node-%d", node), "pid"))
+	if err != nil {
+		return 0, fmt.Errorf("apachekafka: node %d of %s is not running: %w", node, c.Dir, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || !running(pid) {
+		return 0, fmt.Errorf("apachekafka: node %d of %s (pid file %q) is not running", node, c.Dir, b)
+	}
+	return pid, nil
+}
+
+// running reports whether process pid exists and is not a zombie (the
+// nodes' parent, the script, has exited, so whoever adopted them reaps them).
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, ok := strings.Cut(string(b), ") ")
+	return !ok || !strings.HasPrefix(after, "Z")
+}
+
+// Kill sends sig to node (1-based) and, for SIGKILL and SIGTERM, waits
+// until the process has exited.
+func (c *Cluster) Kill(node int, sig syscall.Signal) error {
+	pid, err := c.PID(node)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("apachekafka: signal %v to node %d (pid %d): %w", sig, node, pid, err)
+	}
+	if sig != syscall.SIGKILL && sig != syscall.SIGTERM {
+		return nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("apachekafka: node %d (pid %d) still runs 30s after %v", node, pid, sig)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Remove(filepath.Join(c.Dir, fmt.Sprintf("node-%d", node), "pid"))
+	return nil
+}
+
+// MessageMaxBytes is the shared cluster's message.max.bytes, set
+// explicitly (it is Kafka's default): the largest record batch it accepts.
+const MessageMaxBytes = 1048588
 
 var (
 	sharedMu   sync.Mutex
@@ -183,7 +256,8 @@ func Shared(t testing.TB) *Cluster {
 		} else {
 			sharedDir, sharedErr = os.MkdirTemp("", "nerstream-apache-kafka-")
 			if sharedErr == nil {
-				shared, sharedErr = Start(context.Background(), filepath.Join(sharedDir, "cluster"), 1)
+				shared, sharedErr = Start(context.Background(), filepath.Join(sharedDir, "cluster"), 1,
+					"message.max.bytes="+strconv.Itoa(MessageMaxBytes))
 			}
 			if sharedErr == nil {
 				t.Logf("Apache Kafka started at %s in %.1fs (logs in %s)", shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
@@ -210,4 +284,89 @@ func StopShared(keepLogs bool) error {
 		os.RemoveAll(sharedDir)
 	}
 	return err
+}
+
+// client returns a franz-go client on the cluster's brokers, for the
+// metadata and quorum requests below.
+func (c *Cluster) client() (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RetryTimeout(5*time.Second))
+}
+
+// PartitionState is a partition's leader and in-sync replicas (node ids,
+// which are the 1-based node numbers of the script).
+type PartitionState struct {
+	Leader int
+	ISR    []int
+}
+
+// Partition returns the leader and ISR of topic's partition as the
+// brokers' metadata shows them now (Leader -1: none).
+func (c *Cluster) Partition(ctx context.Context, topic string, partition int) (PartitionState, error) {
+	cl, err := c.client()
+	if err != nil {
+		return PartitionState{}, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return PartitionState{}, fmt.Errorf("apachekafka: metadata of %s from %v: %w", topic, c.Addrs(), err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return PartitionState{}, fmt.Errorf("apachekafka: metadata of %s from %v: %w", topic, c.Addrs(), err)
+		}
+		for _, p := range t.Partitions {
+			if int(p.Partition) != partition {
+				continue
+			}
+			st := PartitionState{Leader: int(p.Leader)}
+			if kerr.ErrorForCode(p.ErrorCode) == kerr.LeaderNotAvailable {
+				st.Leader = -1
+			}
+			for _, r := range p.ISR {
+				st.ISR = append(st.ISR, int(r))
+			}
+			return st, nil
+		}
+	}
+	return PartitionState{}, fmt.Errorf("apachekafka: no partition %s/%d in the metadata from %v", topic, partition, c.Addrs())
+}
+
+// ActiveController returns the node id of the active KRaft controller (the
+// leader of the metadata quorum), from DescribeQuorum.
+func (c *Cluster) ActiveController(ctx context.Context) (int, error) {
+	cl, err := c.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return 0, fmt.Errorf("apachekafka: describe quorum on %v: %w", c.Addrs(), err)
+			}
+			return int(p.LeaderID), nil
+		}
+	}
+	return 0, fmt.Errorf("apachekafka: describe quorum on %v: no partition in the answer", c.Addrs())
 }

@@ -302,8 +302,13 @@ func (c Config) client() (*kafka.Client, *kafka.Transport, error) {
 // brokerList formats the brokers for error messages.
 func (c Config) brokerList() string { return strings.Join(c.Brokers, ",") }
 
+// BrokerDefaultReplication as a replication factor lets the brokers choose
+// it: their default.replication.factor.
+const BrokerDefaultReplication = -1
+
 // EnsureTopic creates topic with the given partition count and replication
-// factor when it does not exist yet. An existing topic is left alone (its
+// factor (BrokerDefaultReplication: the brokers' default) when it does not
+// exist yet. An existing topic is left alone (its
 // partition count is not changed). It fails within cfg's dial timeout (or
 // ctx's deadline, if sooner) with an error naming the brokers when none is
 // reachable.
@@ -314,8 +319,8 @@ func EnsureTopic(ctx context.Context, cfg Config, topic string, partitions, repl
 	if partitions < 1 {
 		return fmt.Errorf("ensure topic %s: partition count %d must be at least 1", topic, partitions)
 	}
-	if replicationFactor < 1 {
-		return fmt.Errorf("ensure topic %s: replication factor %d must be at least 1", topic, replicationFactor)
+	if replicationFactor < 1 && replicationFactor != BrokerDefaultReplication {
+		return fmt.Errorf("ensure topic %s: replication factor %d must be at least 1 (or %d: the brokers' default.replication.factor)", topic, replicationFactor, BrokerDefaultReplication)
 	}
 	if len(cfg.Brokers) == 0 {
 		return fmt.Errorf("ensure topic %s: no Kafka brokers configured (set %s or -brokers)", topic, EnvBrokers)

@@ -35,10 +35,13 @@ const DefaultDeadLetterPartitions = 1
 
 // NewDeadLetter returns a dead-letter writer for topic, creating the topic
 // when missing (WithCreateTopic(false) turns that off; WithPartitions
-// overrides the single default partition).
+// overrides the single default partition). A created topic gets the brokers'
+// default.replication.factor (WithReplicationFactor overrides it): a
+// single replica would make dead letters unwritable, and the partitions that
+// produce them stop, whenever the node holding it is down.
 func NewDeadLetter(ctx context.Context, brokers []string, topic string, opts ...DeadLetterOption) (*DeadLetter, error) {
 	o := publisherOptions{
-		topic:           topicSettings{partitions: DefaultDeadLetterPartitions, replicationFactor: 1, create: true},
+		topic:           topicSettings{partitions: DefaultDeadLetterPartitions, replicationFactor: BrokerDefaultReplication, create: true},
 		maxMessageBytes: DefaultMaxMessageBytes,
 	}
 	for _, opt := range opts {

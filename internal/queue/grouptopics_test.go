@@ -3,8 +3,13 @@ package queue
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nerstream/nerstream/internal/broker"
 )
@@ -58,5 +63,56 @@ func TestConsumedTopics(t *testing.T) {
 	}
 	if got, err := other.ConsumedTopics(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("ConsumedTopics of an unknown group = %q, %v; want none", got, err)
+	}
+}
+
+// TestGroupRequestsWaitForTheCoordinator: Apache Kafka answers the first
+// group requests on a new cluster with NOT_COORDINATOR or
+// COORDINATOR_LOAD_IN_PROGRESS while __consumer_offsets is created and
+// loaded (a worker started on a fresh broker exited on it). ConsumedTopics
+// (and the owner check, through the same retry) wait them out; kfake answers
+// the first three DescribeGroups and OffsetFetch requests that way here.
+func TestGroupRequestsWaitForTheCoordinator(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var describes, fetches atomic.Int32
+	c.ControlKey(int16(kmsg.DescribeGroups), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if describes.Add(1) > 3 {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.DescribeGroupsRequest)
+		resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
+		for _, g := range r.Groups {
+			rg := kmsg.NewDescribeGroupsResponseGroup()
+			rg.Group, rg.ErrorCode = g, kerr.NotCoordinator.Code
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return resp, nil, true
+	})
+	c.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if fetches.Add(1) > 3 {
+			return nil, nil, false
+		}
+		resp := req.(*kmsg.OffsetFetchRequest).ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil, true
+	})
+	g, err := NewGroup(c.ListenAddrs(), "in", "fresh", fastGroup()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := g.ConsumedTopics(ctx)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ConsumedTopics = %q, %v; want none, no error", got, err)
+	}
+	if describes.Load() != 4 || fetches.Load() != 4 {
+		t.Fatalf("%d DescribeGroups and %d OffsetFetch requests: the refusals were not retried", describes.Load(), fetches.Load())
 	}
 }

@@ -37,12 +37,17 @@ func (g *Group) checkOwner(ctx context.Context, partitions []int) error {
 	if g.o.owner == "" || len(partitions) == 0 {
 		return nil
 	}
-	resp, err := g.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
-		GroupID: g.groupID, Topics: map[string][]int{g.topic: partitions},
+	var resp *kafka.OffsetFetchResponse
+	err := retryCoordinator(ctx, func() error {
+		var err error
+		resp, err = g.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
+			GroupID: g.groupID, Topics: map[string][]int{g.topic: partitions},
+		})
+		if err == nil {
+			err = resp.Error
+		}
+		return err
 	})
-	if err == nil {
-		err = resp.Error
-	}
 	if err != nil {
 		return fmt.Errorf("read committed offsets of group %q on brokers %s: %w", g.groupID, g.cfg.brokerList(), err)
 	}
