@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -163,27 +162,12 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 // readBucket returns the objects of the s3:// URL's bucket by key.
 func readBucket(t *testing.T, u string) map[string][]byte {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sink.OpenBucket(ctx, u)
+	st, err := sink.OpenBucket(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	out := map[string][]byte{}
-	it := st.Bucket().List(nil)
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out[obj.Key], err = st.Bucket().ReadAll(ctx, obj.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+	return readObjects(t, st.Bucket())
 }
 
 // fillTo writes filler until dir's filesystem has about free bytes left.

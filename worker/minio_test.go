@@ -413,28 +413,15 @@ func duckDBQuery(t *testing.T, dir, sql string) []map[string]any {
 	return res.Query
 }
 
-// copyBucket downloads every object under b into dir and returns the count.
+// copyBucket downloads every Parquet object under b into dir and returns the count.
 func copyBucket(t *testing.T, b *blob.Bucket, dir string) int {
 	t.Helper()
-	ctx := context.Background()
-	it := b.List(nil)
 	n := 0
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(obj.Key, ".parquet") {
+	for key, data := range readObjects(t, b) {
+		if !strings.HasSuffix(key, ".parquet") {
 			continue
 		}
-		data, err := b.ReadAll(ctx, obj.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(obj.Key))
+		p := filepath.Join(dir, filepath.FromSlash(key))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -447,4 +434,24 @@ func copyBucket(t *testing.T, b *blob.Bucket, dir string) int {
 		t.Fatal("no Parquet objects in the bucket")
 	}
 	return n
+}
+
+// readObjects returns every object of b by key.
+func readObjects(t *testing.T, b *blob.Bucket) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][]byte{}
+	it := b.List(nil)
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[obj.Key], err = b.ReadAll(ctx, obj.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -295,14 +295,16 @@ func (s *Store) removeIncomplete(ctx context.Context, key string) {
 // (temporary files, foreign files) are ignored.
 func (s *Store) Files(ctx context.Context, model, topic string, partition int) ([]Key, error) {
 	objs, err := s.partitionObjects(ctx, model, topic, partition)
-	if err != nil {
-		return nil, err
-	}
+	return keysOf(objs), err
+}
+
+// keysOf returns the keys of objs, in their order.
+func keysOf(objs []object) []Key {
 	keys := make([]Key, len(objs))
 	for i, o := range objs {
 		keys[i] = o.Key
 	}
-	return keys, nil
+	return keys
 }
 
 // object is a listed chunks file and its size.
@@ -426,14 +428,7 @@ func (s *Store) ReadAll(ctx context.Context, model string) ([]Row, error) {
 // list returns the parsed keys of all objects under prefix, in key order.
 func (s *Store) list(ctx context.Context, prefix string) ([]Key, error) {
 	objs, err := s.listObjects(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]Key, len(objs))
-	for i, o := range objs {
-		keys[i] = o.Key
-	}
-	return keys, nil
+	return keysOf(objs), err
 }
 
 // listObjects returns the parsed keys and sizes of all objects under prefix,
