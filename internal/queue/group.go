@@ -647,20 +647,22 @@ func (g *Group) defaultStart(ctx context.Context, partition int, committed int64
 	if g.o.from == FromCommitted && committed >= 0 {
 		return committed, nil
 	}
+	var failing failureRun
 	for {
 		first, last, err := g.offsets(ctx, partition)
 		if err == nil {
+			start := first
 			if g.o.from == FromLatest {
-				return last, nil
+				start = last
 			}
-			return first, nil
+			g.progressed(&failing, partition, start)
+			return start, nil
 		}
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
 		g.brokerError("offsets")
-		g.logger.Warn("resolving start offset failed; retrying", "partition", partition, "err", err)
-		sleep(ctx, g.o.retryBackoff)
+		sleep(ctx, g.retryAfter(&failing, "resolving start offset failed", partition, -1, err, "brokers", g.cfg.brokerList()))
 	}
 }
 

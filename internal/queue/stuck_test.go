@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -87,5 +88,34 @@ func TestFailingPartitionLogsOnceAMinuteAndBacksOff(t *testing.T) {
 	g.progressed(&f, 3, 42)
 	if p := g.retryAfter(&f, "fetch failed", 3, 42, down); p > 120*time.Millisecond || strings.Count(logs.String(), "fetch failed; retrying") != 3 {
 		t.Fatalf("after a success: pause %v, log:\n%s", p, logs.String())
+	}
+}
+
+// TestUnresolvableStartOffsetLogsOnce: a partition whose start offset
+// cannot be resolved (brokers unreachable) retries with backoff and logs
+// its first failure only, like a failing fetch.
+func TestUnresolvableStartOffsetLogsOnce(t *testing.T) {
+	var logs bytes.Buffer
+	tried := make(chan struct{}, 100)
+	g, err := NewGroup([]string{"127.0.0.1:1"}, "docs", "g", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		WithRetryBackoff(10*time.Millisecond), WithBrokerErrors(func(string) { tried <- struct{}{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := g.defaultStart(ctx, 0, -1); done <- err }()
+	tries := 0
+	for ; tries < 4; tries++ {
+		select {
+		case err := <-done:
+			t.Fatalf("defaultStart returned %v against unreachable brokers", err)
+		case <-tried:
+		}
+	}
+	cancel()
+	<-done
+	if n := strings.Count(logs.String(), "resolving start offset failed; retrying"); n != 1 {
+		t.Fatalf("%d failed tries logged %d lines, want 1:\n%s", tries, n, logs.String())
 	}
 }
