@@ -27,7 +27,11 @@ type Manifest struct {
 // span is an inclusive range of offsets.
 type span [2]int64
 
+// manifestKind tells a redrive manifest from the producer's ingest one.
+const manifestKind = "redrive"
+
 type manifestJSON struct {
+	Kind    string                       `json:"kind"`
 	Version int                          `json:"version"`
 	Updated time.Time                    `json:"updated"`
 	Done    map[string]map[string][]span `json:"done"` // topic → partition → [first, last] offsets
@@ -52,8 +56,11 @@ func LoadManifest(ctx context.Context, store ingest.ManifestStore) (*Manifest, e
 	if err := json.Unmarshal(data, &mj); err != nil {
 		return nil, fmt.Errorf("load redrive manifest %s: %w", store, err)
 	}
+	if mj.Kind != manifestKind {
+		return nil, fmt.Errorf("load redrive manifest %s: kind %q is not %q (the producer's ingest manifest?)", store, mj.Kind, manifestKind)
+	}
 	if mj.Version != ManifestVersion {
-		return nil, fmt.Errorf("load redrive manifest %s: version %d is not supported (want %d; is it a producer ingest manifest?)", store, mj.Version, ManifestVersion)
+		return nil, fmt.Errorf("load redrive manifest %s: version %d is not supported (want %d)", store, mj.Version, ManifestVersion)
 	}
 	for topic, parts := range mj.Done {
 		for ps, spans := range parts {
@@ -130,7 +137,7 @@ func (m *Manifest) add(topic string, p int, s span) {
 }
 
 func (m *Manifest) marshalLocked() ([]byte, error) {
-	mj := manifestJSON{Version: ManifestVersion, Updated: time.Now().UTC(), Done: map[string]map[string][]span{}}
+	mj := manifestJSON{Kind: manifestKind, Version: ManifestVersion, Updated: time.Now().UTC(), Done: map[string]map[string][]span{}}
 	for topic, parts := range m.done {
 		mj.Done[topic] = map[string][]span{}
 		for p, spans := range parts {

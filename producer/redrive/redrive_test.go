@@ -165,3 +165,16 @@ func TestParseReasons(t *testing.T) {
 		t.Fatalf("unknown reason: %v", err)
 	}
 }
+
+// TestLoadManifestRefusesIngestManifest: the producer's ingest manifest is
+// not taken for a redrive manifest (and then overwritten).
+func TestLoadManifestRefusesIngestManifest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ingest.json")
+	im := ingest.NewManifest(ingest.FileStore(path))
+	if err := im.Put(context.Background(), ingest.FileEntry{Name: "f.jsonl"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadManifest(context.Background(), ingest.FileStore(path)); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("ingest manifest loaded as a redrive manifest: %v", err)
+	}
+}
