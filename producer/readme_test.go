@@ -20,4 +20,10 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	if missing := config.Undocumented(fs, string(readme)); len(missing) > 0 {
 		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/producer pubmed -h`", missing)
 	}
+	rs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	var rf redriveFlags
+	rf.register(rs)
+	if missing := config.Undocumented(rs, string(readme)); len(missing) > 0 {
+		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/producer redrive -h`", missing)
+	}
 }

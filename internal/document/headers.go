@@ -16,4 +16,6 @@ const (
 	// HeaderDeadLetterKind says what a worker dead letter carries:
 	// "document" (one document's JSON) or "record" (the record's value).
 	HeaderDeadLetterKind = "nerstream-dead-letter-kind"
+	// HeaderDeadLetterReason is the worker's DeadLetterReason.
+	HeaderDeadLetterReason = "nerstream-dead-letter-reason"
 )

@@ -552,6 +552,12 @@ func (g *Group) consumePartition(ctx context.Context, h Handler, part partition,
 // readRecords decodes a fetch response, dropping records before next (a
 // fetch may start at the beginning of a compressed batch).
 func (g *Group) readRecords(resp *kafka.FetchResponse, partition int, next int64) ([]Record, error) {
+	return decodeRecords(resp, g.topic, partition, next)
+}
+
+// decodeRecords decodes a fetch response of topic's partition, dropping
+// records before next.
+func decodeRecords(resp *kafka.FetchResponse, topic string, partition int, next int64) ([]Record, error) {
 	var out []Record
 	for {
 		r, err := resp.Records.ReadRecord()
@@ -582,7 +588,7 @@ func (g *Group) readRecords(resp *kafka.FetchResponse, partition int, next int64
 			}
 		}
 		out = append(out, Record{
-			Topic: g.topic, Partition: partition, Offset: r.Offset,
+			Topic: topic, Partition: partition, Offset: r.Offset,
 			Key: key, Value: val, Headers: hdr, Time: r.Time, HighWaterMark: resp.HighWatermark,
 		})
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // The worker's dead-letter headers (besides queue's nerstream-* source
-// headers) are document.HeaderDeadLetterKind, HeaderBatchID, HeaderDocIndex
-// and HeaderDocID. A document dead letter carries one document's JSON as its
+// headers) are document.HeaderDeadLetterKind, HeaderDeadLetterReason,
+// HeaderBatchID, HeaderDocIndex and HeaderDocID. A document dead letter carries one document's JSON as its
 // value; a record dead letter carries the record's value (queue.DeadLetter
 // truncates one over the message limit and says so in a header).
 
@@ -46,21 +46,21 @@ func (w *Worker) rejects(ctx context.Context, r queue.Record, b *document.Batch,
 				if merr != nil {
 					return nil, fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, merr)
 				}
-				if err := w.sendDocDeadLetter(ctx, r, rb.ID, i, d.ID, raw, cause, "batch_too_large"); err != nil {
+				if err := w.sendDocDeadLetter(ctx, r, rb.ID, i, d.ID, raw, cause, document.ReasonBatchTooLarge); err != nil {
 					return nil, err
 				}
 			}
 			for _, de := range document.RejectedDocs(rerr) {
-				if err := w.sendDocDeadLetter(ctx, r, rb.ID, de.Index, de.ID, de.Raw, &de, "invalid_document"); err != nil {
+				if err := w.sendDocDeadLetter(ctx, r, rb.ID, de.Index, de.ID, de.Raw, &de, document.ReasonInvalidDocument); err != nil {
 					return nil, err
 				}
 			}
 			return nil, nil
 		}
-		return nil, w.sendDeadLetter(ctx, r, err, "malformed_batch", map[string]string{document.HeaderDeadLetterKind: "record"})
+		return nil, w.sendDeadLetter(ctx, r, err, document.ReasonMalformedBatch, map[string]string{document.HeaderDeadLetterKind: "record"})
 	}
 	for _, de := range document.RejectedDocs(err) {
-		if err := w.sendDocDeadLetter(ctx, r, b.ID, de.Index, de.ID, de.Raw, &de, "invalid_document"); err != nil {
+		if err := w.sendDocDeadLetter(ctx, r, b.ID, de.Index, de.ID, de.Raw, &de, document.ReasonInvalidDocument); err != nil {
 			return nil, err
 		}
 	}
@@ -91,20 +91,20 @@ func (w *Worker) splitOversize(ctx context.Context, r queue.Record, cause error)
 		if len(raw) > maxRaw {
 			docID := document.DocumentID(raw)
 			tooBig := fmt.Errorf("document %d (id %q) is %d bytes of JSON, over the %d-byte bound: %w", i, docID, len(raw), maxRaw, cause)
-			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw[:maxExcerpt], tooBig, "document_too_large")
+			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw[:maxExcerpt], tooBig, document.ReasonDocumentTooLarge)
 		}
 		d, docID, derr := document.DecodeDocument(raw, lim)
 		if derr != nil {
-			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw, &document.DocError{Index: i, ID: docID, Err: derr, Raw: raw}, "invalid_document")
+			return w.sendDocDeadLetter(ctx, r, batchID, i, docID, raw, &document.DocError{Index: i, ID: docID, Err: derr, Raw: raw}, document.ReasonInvalidDocument)
 		}
 		enc, merr := document.EncodeDocument(d)
 		if merr != nil {
 			return fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, merr)
 		}
-		return w.sendDocDeadLetter(ctx, r, batchID, i, d.ID, enc, cause, "batch_too_large")
+		return w.sendDocDeadLetter(ctx, r, batchID, i, d.ID, enc, cause, document.ReasonBatchTooLarge)
 	})
 	if errors.Is(err, document.ErrMalformedBatch) { // before any document was sent
-		return w.sendDeadLetter(ctx, r, fmt.Errorf("%w; %w", cause, err), "malformed_batch", map[string]string{document.HeaderDeadLetterKind: "record"})
+		return w.sendDeadLetter(ctx, r, fmt.Errorf("%w; %w", cause, err), document.ReasonMalformedBatch, map[string]string{document.HeaderDeadLetterKind: "record"})
 	}
 	return err
 }
@@ -118,10 +118,10 @@ func (w *Worker) deadLetterDoc(ctx context.Context, e *entry, cause error) error
 		return fmt.Errorf("partition %d offset %d: %w: %v", e.ps.p, e.rec.offset, ErrDeadLetterFailed, err)
 	}
 	r := queue.Record{Topic: w.cfg.Topic, Partition: e.ps.p, Offset: e.rec.offset, Time: e.rec.time}
-	return w.sendDocDeadLetter(ctx, r, e.bid, e.idx, e.doc.ID, raw, cause, "model_failure")
+	return w.sendDocDeadLetter(ctx, r, e.bid, e.idx, e.doc.ID, raw, cause, document.ReasonModelFailure)
 }
 
-func (w *Worker) sendDocDeadLetter(ctx context.Context, r queue.Record, batchID string, index int, id string, raw []byte, cause error, reason string) error {
+func (w *Worker) sendDocDeadLetter(ctx context.Context, r queue.Record, batchID string, index int, id string, raw []byte, cause error, reason document.DeadLetterReason) error {
 	dr := r
 	dr.Value = raw
 	return w.sendDeadLetter(ctx, dr, cause, reason, map[string]string{
@@ -130,11 +130,12 @@ func (w *Worker) sendDocDeadLetter(ctx context.Context, r queue.Record, batchID 
 
 // sendDeadLetter writes one dead letter; dead_letters_total counts only
 // written ones.
-func (w *Worker) sendDeadLetter(ctx context.Context, r queue.Record, cause error, reason string, extra map[string]string) error {
+func (w *Worker) sendDeadLetter(ctx context.Context, r queue.Record, cause error, reason document.DeadLetterReason, extra map[string]string) error {
+	extra[document.HeaderDeadLetterReason] = string(reason)
 	w.log.Warn("dead-lettering", "reason", reason, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
 		"doc_id", extra[document.HeaderDocID], "bytes", len(r.Value), "err", cause)
 	if w.dlq == nil {
-		w.m.DeadLetters.WithLabelValues(reason).Inc()
+		w.m.DeadLetters.WithLabelValues(string(reason)).Inc()
 		return nil
 	}
 	if err := w.dlq.Send(ctx, r, cause, extra); err != nil {
@@ -148,6 +149,6 @@ func (w *Worker) sendDeadLetter(ctx context.Context, r queue.Record, cause error
 			"partition", r.Partition, "offset", r.Offset, "reason", reason, "doc_id", extra[document.HeaderDocID], "bytes", len(r.Value), "err", err)
 		return fmt.Errorf("partition %d offset %d: %w: %v", r.Partition, r.Offset, ErrDeadLetterFailed, err)
 	}
-	w.m.DeadLetters.WithLabelValues(reason).Inc()
+	w.m.DeadLetters.WithLabelValues(string(reason)).Inc()
 	return nil
 }
