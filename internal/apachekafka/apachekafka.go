@@ -150,6 +150,18 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
+// Version returns the Apache Kafka version node 1 reports in its log
+// ("Kafka version: 4.1.0"), or "unknown".
+func (c *Cluster) Version() string {
+	b, _ := os.ReadFile(filepath.Join(c.Dir, "node-1", "server.log"))
+	if _, after, ok := bytes.Cut(b, []byte("Kafka version: ")); ok {
+		if v, _, ok := bytes.Cut(after, []byte("\n")); ok {
+			return strings.TrimSpace(strings.Split(string(v), " ")[0])
+		}
+	}
+	return "unknown"
+}
+
 // CreateTopic creates topic with partitions partitions, replicated on every
 // node, through the product's own queue.EnsureTopic.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int) error {
@@ -267,7 +279,7 @@ func Shared(t testing.TB) *Cluster {
 					"message.max.bytes="+strconv.Itoa(MessageMaxBytes))
 			}
 			if sharedErr == nil {
-				t.Logf("Apache Kafka started at %s in %.1fs (logs in %s)", shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
+				t.Logf("Apache Kafka %s started at %s in %.1fs (logs in %s)", shared.Version(), shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
 			}
 		}
 	}

@@ -17,10 +17,13 @@ import (
 
 // Secure is a cluster with two client listeners beside PLAINTEXT, both with
 // certificates of its own test CA (PEM files, ssl.keystore.type=PEM):
-//   - SSL: mutual TLS, the brokers require a client certificate of the CA;
-//   - SASL_SSL: TLS (no client certificate asked for) and SASL/SCRAM, with
-//     one user for SCRAM-SHA-256 and SCRAM-SHA-512 created when the storage
-//     is formatted (kafka-storage format --add-scram).
+//   - SSL: mutual TLS;
+//   - SASL_SSL: mutual TLS and SASL/SCRAM, with one user for SCRAM-SHA-256
+//     and SCRAM-SHA-512 created when the storage is formatted
+//     (kafka-storage format --add-scram).
+//
+// Both require a client certificate signed by the CA (ssl.client.auth=required,
+// which SASL_SSL honours only with its listener prefix).
 //
 // PLAINTEXT stays open on Addrs for the brokers themselves and for tests
 // that create topics.
@@ -95,7 +98,9 @@ func StartSecure(ctx context.Context, dir string, nodes int, extraConfig ...stri
 		"ssl.keystore.location=" + keystore,
 		"ssl.truststore.type=PEM",
 		"ssl.truststore.location=" + ca.CertFile,
-		"listener.name.ssl.ssl.client.auth=required",
+		"ssl.client.auth=required",
+		// SASL_SSL listeners ignore the unprefixed setting (KIP-684).
+		"listener.name.sasl_ssl.ssl.client.auth=required",
 		"listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512",
 		"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=" + scramModule,
 		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=" + scramModule,
@@ -139,8 +144,8 @@ func SharedSecure(t testing.TB) *Secure {
 				secure, secureErr = StartSecure(context.Background(), secureDir, 1)
 			}
 			if secureErr == nil {
-				t.Logf("Apache Kafka with TLS and SASL/SCRAM listeners started at %s (SSL %s, SASL_SSL %s) in %.1fs (logs in %s)",
-					secure.Addrs()[0], secure.SSLAddrs()[0], secure.SASLSSLAddrs()[0], secure.StartTime.Seconds(), secure.Dir)
+				t.Logf("Apache Kafka %s with TLS and SASL/SCRAM listeners started at %s (SSL %s, SASL_SSL %s) in %.1fs (logs in %s)",
+					secure.Version(), secure.Addrs()[0], secure.SSLAddrs()[0], secure.SASLSSLAddrs()[0], secure.StartTime.Seconds(), secure.Dir)
 			}
 		}
 	}

@@ -11,9 +11,9 @@ import (
 )
 
 // TestSecureListeners: the product's publisher reaches the secure cluster
-// over mutual TLS and over SASL/SCRAM (both hashes); without a client
-// certificate, or with a wrong SCRAM password, it fails with an error that
-// names the broker.
+// over mutual TLS and over SASL/SCRAM with mutual TLS (both hashes); without
+// a client certificate, with a wrong SCRAM password or an unknown user, it
+// fails with an error that names the broker.
 func TestSecureListeners(t *testing.T) {
 	s := apachekafka.SharedSecure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -24,7 +24,8 @@ func TestSecureListeners(t *testing.T) {
 	mtls := queue.Config{Brokers: s.SSLAddrs(), TLSCAFile: s.CA.CertFile, TLSCertFile: s.Client.CertFile, TLSKeyFile: s.Client.KeyFile,
 		DialTimeout: 5 * time.Second}
 	scram := func(mech, password string) queue.Config {
-		return queue.Config{Brokers: s.SASLSSLAddrs(), TLSCAFile: s.CA.CertFile, SASLMechanism: mech, SASLUsername: s.User,
+		return queue.Config{Brokers: s.SASLSSLAddrs(), TLSCAFile: s.CA.CertFile, TLSCertFile: s.Client.CertFile,
+			TLSKeyFile: s.Client.KeyFile, SASLMechanism: mech, SASLUsername: s.User,
 			SASLPassword: password, DialTimeout: 5 * time.Second}
 	}
 	publish := func(cfg queue.Config) error {
@@ -46,9 +47,17 @@ func TestSecureListeners(t *testing.T) {
 	}
 	noCert := mtls
 	noCert.TLSCertFile, noCert.TLSKeyFile = "", ""
+	scramNoCert := scram(queue.SASLScramSHA512, s.Password)
+	scramNoCert.TLSCertFile, scramNoCert.TLSKeyFile = "", ""
 	for name, cfg := range map[string]queue.Config{
-		"no client certificate": noCert,
-		"wrong SCRAM password":  scram(queue.SASLScramSHA512, "wrong-"+s.Password),
+		"no client certificate":            noCert,
+		"SCRAM without client certificate": scramNoCert,
+		"wrong SCRAM password":             scram(queue.SASLScramSHA512, "wrong-"+s.Password),
+		"unknown SCRAM user": func() queue.Config {
+			c := scram(queue.SASLScramSHA256, s.Password)
+			c.SASLUsername = "mallory"
+			return c
+		}(),
 	} {
 		err := publish(cfg)
 		if err == nil || !strings.Contains(err.Error(), cfg.Brokers[0]) {
