@@ -369,7 +369,7 @@ func TestKcatSASLSCRAM(t *testing.T) {
 		t.Fatalf("kcat with a wrong SCRAM password: err %v, want an authentication failure naming %s:\n%s", err, addrs[0], out)
 	}
 	t.Logf("kcat (librdkafka %s) over SASL_SSL to Apache Kafka %s: 3 records with each SCRAM hash, group %s committed 3; wrong password: %s",
-		rdk, broker, group, lastLine([]byte(out)))
+		rdk, broker, group, lineWith(out, "invalid credentials"))
 }
 
 // librdkafkaVersion returns the librdkafka version kcat -V reports.
