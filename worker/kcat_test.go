@@ -334,7 +334,7 @@ func TestKcatSASLSCRAM(t *testing.T) {
 	rdk, broker := librdkafkaVersion(t), sec.Version()
 	if versionLess(rdk, "2.6.1") && !versionLess(broker, "4.0.0") {
 		for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
-			out, err := kcatFails(t, append(args(mech, sec.Password), "-L", "-m", "5", "-t", topic)...)
+			out, err := kcatFails(t, append(args(mech, sec.Password), "-L", "-m", "3", "-t", topic)...)
 			if err == nil || !refused(out) {
 				t.Fatalf("kcat (librdkafka %s) %s against Apache Kafka %s: err %v, want the known refusal as invalid credentials naming %s:\n%s",
 					rdk, mech, broker, err, addrs[0], out)
