@@ -22,6 +22,18 @@
 # Environment:
 #   APACHE_KAFKA_CONFIG      extra server.properties lines for every node (e.g.
 #                            "message.max.bytes=2000000"); they override the defaults below.
+#   APACHE_KAFKA_LISTENERS   extra client listeners, space-separated security protocols
+#                            (SSL, SASL_SSL, SASL_PLAINTEXT), each named after its protocol.
+#                            The k-th (1-based) of node i listens on 127.0.0.1:PORT+(k+1)*NODES+i-1;
+#                            PLAINTEXT on PORT stays for the brokers and the start-up check.
+#                            Their TLS and SASL settings (ssl.keystore.type=PEM, ...,
+#                            listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=...) go
+#                            into APACHE_KAFKA_CONFIG.
+#   APACHE_KAFKA_SCRAM       SCRAM users created when the storage is formatted, one
+#                            kafka-storage --add-scram value a line, e.g.
+#                            "SCRAM-SHA-512=[name=alice,password=alice-secret]".
+#   APACHE_KAFKA_VERSION     the Apache Kafka version to run (default: the pom's, which
+#                            docker-compose.yml pins); each version is cached apart.
 #   APACHE_KAFKA_HEAP        JVM heap per node (default 384m).
 #   APACHE_KAFKA_WATCH_PID   stop the cluster once this process has exited (a test
 #                            binary passes its own pid so that a crash leaks no broker).
@@ -30,15 +42,22 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 pom=$root/scripts/apache-kafka/pom.xml
-version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
-lib=${APACHE_KAFKA_LIB:-$root/.cache/kafka/$version/lib}
-
 die() { printf 'apache-kafka: %s\n' "$*" >&2; exit 1; }
 log() { printf 'apache-kafka: %s\n' "$*" >&2; }
 
+default_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
+version=${APACHE_KAFKA_VERSION:-$default_version}
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad APACHE_KAFKA_VERSION $version (want e.g. $default_version)"
+lib=${APACHE_KAFKA_LIB:-$root/.cache/kafka/$version/lib}
+
 fetch() {
   local stamp
-  stamp=$(sha256sum "$pom" | cut -c1-16)
+  # The pom's hash (and the version, when it is not the pom's own).
+  if [ "$version" = "$default_version" ]; then
+    stamp=$(sha256sum "$pom" | cut -c1-16)
+  else
+    stamp=$( (cat "$pom"; echo "$version") | sha256sum | cut -c1-16)
+  fi
   if [ -f "$lib/.done" ] && [ "$(cat "$lib/.done")" = "$stamp" ]; then
     return 0
   fi
@@ -47,7 +66,7 @@ fetch() {
   local tmp
   tmp=$(mktemp -d)
   cp "$pom" "$tmp/pom.xml"
-  if ! (cd "$tmp" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1); then
+  if ! (cd "$tmp" && mvn -B -q dependency:copy-dependencies -Dkafka.version="$version" -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1); then
     cat "$tmp/mvn.log" >&2
     rm -rf "$tmp"
     die "mvn could not resolve org.apache.kafka:kafka_2.13:$version"
@@ -74,13 +93,19 @@ node_props() {
   done
   local rf=$n isr=1
   [ "$n" -ge 3 ] && isr=2
+  local extra="" adv="" protos="" k=1 l
+  for l in ${APACHE_KAFKA_LISTENERS:-}; do
+    k=$((k + 1))
+    extra+=",$l://127.0.0.1:$((port + k * n + id - 1))"
+    protos+=",$l:$l"
+  done
   cat <<EOF
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport$extra
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport$extra
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$protos
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -147,14 +172,24 @@ stop_cluster() {
 
 start_cluster() {
   local dir=$1 port=$2 n=${3:-1}
-  [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ $((port + 2 * n - 1)) -le 65535 ] || die "bad PORT $port"
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || die "bad NODES $n"
+  local listeners l
+  listeners=$(echo ${APACHE_KAFKA_LISTENERS:-})
+  for l in $listeners; do
+    case $l in
+    SSL | SASL_SSL | SASL_PLAINTEXT) ;;
+    *) die "bad listener $l in APACHE_KAFKA_LISTENERS (want SSL, SASL_SSL or SASL_PLAINTEXT)" ;;
+    esac
+  done
+  local nl
+  nl=$(wc -w <<<"$listeners")
+  [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ $((port + (2 + nl) * n - 1)) -le 65535 ] || die "bad PORT $port"
   fetch
   local java
   java=$(java_cmd)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  local shape="nodes=$n port=$port"
+  local shape="nodes=$n port=$port${listeners:+ listeners=$listeners}"
   if [ -f "$dir/shape" ] && [ "$(cat "$dir/shape")" != "$shape" ]; then
     die "$dir holds a cluster with $(cat "$dir/shape"), not $shape"
   fi
@@ -167,7 +202,10 @@ start_cluster() {
   cid=$(cat "$dir/cluster-id")
   log4j_props >"$dir/log4j2.properties"
   local cp="$lib/*"
-  local fmt_pids=() stopped=()
+  local fmt_pids=() stopped=() scram=() line
+  while IFS= read -r line; do
+    [ -n "$line" ] && scram+=(--add-scram "$line")
+  done <<<"${APACHE_KAFKA_SCRAM:-}"
   for ((i = 1; i <= n; i++)); do
     nd=$dir/node-$i
     mkdir -p "$nd"
@@ -178,7 +216,7 @@ start_cluster() {
     node_props "$i" "$n" "$port" "$nd" >"$nd/server.properties"
     if [ ! -f "$nd/data/meta.properties" ]; then
       "$java" -Xmx128m -XX:TieredStopAtLevel=1 -cp "$cp" -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$nd" \
-        kafka.tools.StorageTool format --cluster-id "$cid" --config "$nd/server.properties" >"$nd/format.log" 2>&1 &
+        kafka.tools.StorageTool format --cluster-id "$cid" --config "$nd/server.properties" "${scram[@]}" >"$nd/format.log" 2>&1 &
       fmt_pids+=($!)
     fi
   done

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/nerstream/nerstream/internal/apachekafka"
 	"github.com/nerstream/nerstream/internal/document"
 	"github.com/nerstream/nerstream/internal/queue"
 	"github.com/nerstream/nerstream/internal/testcert"
@@ -233,59 +235,215 @@ func testKcatReadsTopicsAndOffsets(t *testing.T, kind brokerKind) {
 // TestKcatMutualTLS: librdkafka connects to the broker over mutual TLS with
 // the same CA and the kind of client certificate the worker uses, reads what
 // kafka-go published, and is refused without its certificate — the TLS
-// settings agree between two independent client implementations.
-//
-// SASL is not part of it: kfake implements SaslHandshake v1 only (as Kafka 4
-// does, KIP-896), and Debian's librdkafka 2.0.2 enables SASL only when the
-// broker lists SaslHandshake v0 ("SASL Handshake not supported by broker").
-// SASL PLAIN/SCRAM are tested with kafka-go in internal/queue.
+// settings agree between two independent client implementations. On kfake
+// and on Apache Kafka (the shared secure node's SSL listener, a PEM key
+// store).
 func TestKcatMutualTLS(t *testing.T) {
 	kcatBinary(t)
-	dir := t.TempDir()
-	ca, err := testcert.NewCA(dir, "ca")
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testKcatMutualTLS(t, kind) })
+	}
+}
+
+func testKcatMutualTLS(t *testing.T, kind brokerKind) {
+	var (
+		ca    *testcert.CA
+		cli   testcert.Pair
+		addrs []string
+		topic = "sec"
+	)
+	switch kind {
+	case kfakeBroker:
+		dir := t.TempDir()
+		var err error
+		if ca, err = testcert.NewCA(dir, "ca"); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := ca.Server("broker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cli, err = ca.Client("kcat"); err != nil {
+			t.Fatal(err)
+		}
+		kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(testcert.ServerTLS(srv, ca)), kfake.SeedTopics(1, topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kc.Close()
+		addrs = kc.ListenAddrs()
+	case apacheBroker:
+		sec := apachekafka.SharedSecure(t)
+		ca, cli, addrs, topic = sec.CA, sec.Client, sec.SSLAddrs(), "sec-mtls"
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sec.CreateTopic(ctx, topic, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := queue.Config{Brokers: addrs, TLSCAFile: ca.CertFile, TLSCertFile: cli.CertFile, TLSKeyFile: cli.KeyFile}
+	publishThree(t, cfg, topic)
+	tlsArgs := []string{"-b", strings.Join(addrs, ","), "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + ca.CertFile}
+	withCert := append(slices.Clone(tlsArgs), "-X", "ssl.certificate.location="+cli.CertFile, "-X", "ssl.key.location="+cli.KeyFile)
+	checkThree(t, runKcat(t, nil, append(withCert, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J")...), "mutual TLS")
+	out, err := kcatFails(t, append(tlsArgs, "-L", "-m", "5")...)
+	// kfake (Go) sends "certificate required", the JVM "bad certificate".
+	if err == nil || !(strings.Contains(out, "certificate required") || strings.Contains(out, "bad certificate")) || !strings.Contains(out, addrs[0]) {
+		t.Fatalf("kcat without a client certificate: err %v, want a refusal for the missing certificate naming %s:\n%s", err, addrs[0], out)
+	}
+	t.Logf("kcat over mutual TLS: 3 records; without a client certificate: %s", lineWith(out, "certificate"))
+}
+
+// TestKcatSASLSCRAM: on Apache Kafka's SASL_SSL listener, librdkafka reads
+// what kafka-go published with SCRAM-SHA-256 and with SCRAM-SHA-512 (both
+// clients with the client certificate the listener requires), commits as a
+// group and kafka-go's offset lookup sees the commit; with a wrong password
+// kcat is refused with an authentication error naming the broker. (kfake
+// cannot serve kcat SASL at all: it implements SaslHandshake v1 only, and
+// Debian's librdkafka 2.0.2 asks for v0 first.)
+//
+// librdkafka before 2.6.1 sends a wrong nonce in its SCRAM client-final
+// message, which Kafka 4 refuses as invalid credentials (reported fixed in
+// librdkafka 2.6.1).
+// With such a librdkafka (Debian 12 ships 2.0.2) against Kafka 4.x, the test
+// checks exactly that: every SCRAM attempt of kcat is refused with "invalid
+// credentials" naming the broker while kafka-go, with the same user and
+// password, publishes; a newer librdkafka or an older broker gets the full
+// check.
+func TestKcatSASLSCRAM(t *testing.T) {
+	kcatBinary(t)
+	sec := apachekafka.SharedSecure(t)
+	topic := "sec-scram"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := sec.CreateTopic(ctx, topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	addrs := sec.SASLSSLAddrs()
+	cfg := queue.Config{Brokers: addrs, TLSCAFile: sec.CA.CertFile, TLSCertFile: sec.Client.CertFile, TLSKeyFile: sec.Client.KeyFile,
+		SASLMechanism: queue.SASLScramSHA512, SASLUsername: sec.User, SASLPassword: sec.Password}
+	publishThree(t, cfg, topic)
+	args := func(mech, password string) []string {
+		return []string{"-b", strings.Join(addrs, ","), "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + sec.CA.CertFile,
+			"-X", "ssl.certificate.location=" + sec.Client.CertFile, "-X", "ssl.key.location=" + sec.Client.KeyFile,
+			"-X", "sasl.mechanisms=" + mech, "-X", "sasl.username=" + sec.User, "-X", "sasl.password=" + password}
+	}
+	refused := func(out string) bool {
+		return strings.Contains(out, "due to invalid credentials") && strings.Contains(out, addrs[0])
+	}
+	rdk, broker := librdkafkaVersion(t), sec.Version()
+	if versionLess(rdk, "2.6.1") && !versionLess(broker, "4.0.0") {
+		for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+			out, err := kcatFails(t, append(args(mech, sec.Password), "-L", "-m", "3", "-t", topic)...)
+			if err == nil || !refused(out) {
+				t.Fatalf("kcat (librdkafka %s) %s against Apache Kafka %s: err %v, want the known refusal as invalid credentials naming %s:\n%s",
+					rdk, mech, broker, err, addrs[0], out)
+			}
+		}
+		t.Logf("kcat's librdkafka %s (< 2.6.1) is refused by Apache Kafka %s over SCRAM-SHA-256 and -512 (invalid credentials) while kafka-go authenticates with the same user and password; full kcat SCRAM check needs librdkafka >= 2.6.1 or Kafka 3.x",
+			rdk, broker)
+		return
+	}
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		checkThree(t, runKcat(t, nil, append(args(mech, sec.Password), "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-J")...), mech)
+	}
+	// A group consume over SCRAM commits where it stopped; the product's
+	// client reads that commit back over SCRAM too.
+	group := "kcat-scram"
+	checkThree(t, runKcat(t, nil, append(args("SCRAM-SHA-256", sec.Password), "-G", group, "-X", "auto.offset.reset=earliest",
+		"-e", "-q", "-J", topic)...), "group over SCRAM-SHA-256")
+	tr, err := cfg.Transport()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ca.Server("broker")
+	client := &kafka.Client{Addr: kafka.TCP(addrs...), Transport: tr}
+	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0}}})
+	if err != nil || resp.Error != nil || len(resp.Topics[topic]) != 1 {
+		t.Fatalf("committed offsets of group %s over SCRAM: %+v, %v", group, resp, err)
+	}
+	if committed := resp.Topics[topic][0].CommittedOffset; committed != 3 {
+		t.Fatalf("group %s committed %d over SCRAM, want 3", group, committed)
+	}
+	out, err := kcatFails(t, append(args("SCRAM-SHA-512", "wrong-"+sec.Password), "-L", "-m", "5")...)
+	if err == nil || !refused(out) {
+		t.Fatalf("kcat with a wrong SCRAM password: err %v, want an authentication failure naming %s:\n%s", err, addrs[0], out)
+	}
+	t.Logf("kcat (librdkafka %s) over SASL_SSL to Apache Kafka %s: 3 records with each SCRAM hash, group %s committed 3; wrong password: %s",
+		rdk, broker, group, lineWith(out, "invalid credentials"))
+}
+
+// librdkafkaVersion returns the librdkafka version kcat -V reports.
+func librdkafkaVersion(t *testing.T) string {
+	t.Helper()
+	out, _ := exec.Command(kcatBinary(t), "-V").CombinedOutput()
+	_, after, ok := strings.Cut(string(out), "librdkafka ")
+	if !ok {
+		t.Fatalf("kcat -V names no librdkafka version:\n%s", out)
+	}
+	return strings.Fields(after)[0]
+}
+
+// versionLess compares dotted numeric versions ("2.0.2" < "2.6.1").
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// publishThree publishes k0..k2 → v0..v2 to topic with the product's publisher.
+func publishThree(t *testing.T, cfg queue.Config, topic string) {
+	t.Helper()
+	pub, err := queue.NewPublisher(context.Background(), nil, topic, queue.WithConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := ca.Client("kcat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(testcert.ServerTLS(srv, ca)), kfake.SeedTopics(1, "sec"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	cfg := queue.Config{Brokers: kc.ListenAddrs(), TLSCAFile: ca.CertFile, TLSCertFile: cli.CertFile, TLSKeyFile: cli.KeyFile}
-	pub, err := queue.NewPublisher(context.Background(), nil, "sec", queue.WithConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer pub.Close()
 	for i := range 3 {
 		if err := pub.Publish(context.Background(), queue.Message{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pub.Close()
-	tlsArgs := []string{"-b", strings.Join(kc.ListenAddrs(), ","), "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + ca.CertFile}
-	withCert := append(slices.Clone(tlsArgs), "-X", "ssl.certificate.location="+cli.CertFile, "-X", "ssl.key.location="+cli.KeyFile)
-	msgs := runKcat(t, nil, append(withCert, "-C", "-t", "sec", "-o", "beginning", "-e", "-q", "-J")...)
+}
+
+// checkThree checks that kcat read what publishThree wrote, in order.
+func checkThree(t *testing.T, msgs []kcatMessage, how string) {
+	t.Helper()
 	if len(msgs) != 3 {
-		t.Fatalf("kcat read %d records over mutual TLS, want 3: %+v", len(msgs), msgs)
+		t.Fatalf("kcat read %d records over %s, want 3: %+v", len(msgs), how, msgs)
 	}
 	for i, m := range msgs {
 		if m.Payload == nil || *m.Payload != fmt.Sprintf("v%d", i) {
-			t.Fatalf("record %d: %+v", i, m)
+			t.Fatalf("record %d over %s: %+v", i, how, m)
 		}
 	}
+}
+
+// kcatFails runs kcat expecting a failure and returns its output.
+func kcatFails(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, kcatBinary(t), append(tlsArgs, "-L", "-m", "3")...).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "certificate required") {
-		t.Fatalf("kcat without a client certificate: err %v, want a refusal for the missing certificate:\n%s", err, out)
+	out, err := exec.CommandContext(ctx, kcatBinary(t), args...).CombinedOutput()
+	return string(out), err
+}
+
+// lineWith returns the first line of out containing sub, or out's last line.
+func lineWith(out, sub string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
 	}
-	t.Logf("kcat over mutual TLS: 3 records; without a client certificate: %s", strings.TrimSpace(string(out)))
+	return lastLine([]byte(out))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -18,7 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/apachekafka"
 	"github.com/nerstream/nerstream/internal/metrics"
 	"github.com/nerstream/nerstream/internal/queue"
 	"github.com/nerstream/nerstream/internal/sink"
@@ -28,12 +29,20 @@ import (
 // TestSecretsNeverLeak plants a distinct secret in every credential setting
 // (SASL password by environment and by flag, AWS access key, secret key and
 // session token, a shared credentials file, the TLS client key) and runs the
-// worker three ways: healthy (mutual TLS + SCRAM-SHA-512 to Kafka, S3 with
-// environment keys, a poison record dead-lettered), with a wrong SASL
-// password given by flag, and with credentials from the shared file against
-// a missing bucket. No secret may appear in any log line, error message,
-// help text or /metrics output.
+// producer and the worker three ways: healthy (mutual TLS + SCRAM-SHA-512 to
+// Kafka, S3 with environment keys, a poison record dead-lettered), with a
+// wrong SASL password given by flag, and with credentials from the shared
+// file against a missing bucket. No secret may appear in any log line, error
+// message, help text or /metrics output. On kfake and on Apache Kafka (the
+// shared secure node's SASL_SSL listener, which requires a client
+// certificate too; its SCRAM password is the planted one).
 func TestSecretsNeverLeak(t *testing.T) {
+	for _, kind := range brokerKinds {
+		t.Run(string(kind), func(t *testing.T) { testSecretsNeverLeak(t, kind) })
+	}
+}
+
+func testSecretsNeverLeak(t *testing.T, kind brokerKind) {
 	bin := filepath.Join(binaries(t), "worker")
 	dir := t.TempDir()
 	secrets := map[string]string{}
@@ -49,32 +58,51 @@ func TestSecretsNeverLeak(t *testing.T) {
 	token := plant("AWS_SESSION_TOKEN")
 	fileKey := plant("aws_secret_access_key (shared credentials file)")
 
-	ca, err := testcert.NewCA(dir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvPair, err := ca.Server("broker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := ca.Client("worker")
-	if err != nil {
-		t.Fatal(err)
+	var (
+		ca    *testcert.CA
+		cli   testcert.Pair
+		addrs []string
+		topic = "docs"
+	)
+	switch kind {
+	case kfakeBroker:
+		var err error
+		if ca, err = testcert.NewCA(dir, "ca"); err != nil {
+			t.Fatal(err)
+		}
+		srvPair, err := ca.Server("broker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cli, err = ca.Client("worker"); err != nil {
+			t.Fatal(err)
+		}
+		kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond),
+			kfake.TLS(testcert.ServerTLS(srvPair, ca)), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "nerstream", saslPass),
+			kfake.SeedTopics(2, topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kc.Close()
+		addrs = kc.ListenAddrs()
+	case apacheBroker:
+		sec := apachekafka.SharedSecure(t)
+		ca, cli, addrs = sec.CA, sec.Client, sec.SASLSSLAddrs()
+		saslPass = sec.Password // the broker's user was created with it
+		secrets["NERSTREAM_KAFKA_SASL_PASSWORD"] = saslPass
+		topic = "docs-secrets"
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sec.CreateTopic(ctx, topic, 2); err != nil {
+			t.Fatalf("create topic %s on Apache Kafka %v: %v", topic, sec.Addrs(), err)
+		}
 	}
 	keyPEM, _ := os.ReadFile(cli.KeyFile)
 	// The key's base64 body (any 40-character run of it) must not leak either.
 	keyBody := strings.Join(strings.Split(strings.TrimSpace(string(keyPEM)), "\n")[1:2], "")
 	secrets["TLS client key"] = keyBody[:40]
-
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond),
-		kfake.TLS(testcert.ServerTLS(srvPair, ca)), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "nerstream", saslPass),
-		kfake.SeedTopics(2, "docs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	brokers := strings.Join(kc.ListenAddrs(), ",")
-	kcfg := queue.Config{Brokers: kc.ListenAddrs(), TLSCAFile: ca.CertFile, TLSCertFile: cli.CertFile, TLSKeyFile: cli.KeyFile,
+	brokers := strings.Join(addrs, ",")
+	kcfg := queue.Config{Brokers: addrs, TLSCAFile: ca.CertFile, TLSCertFile: cli.CertFile, TLSKeyFile: cli.KeyFile,
 		SASLMechanism: queue.SASLScramSHA512, SASLUsername: "nerstream", SASLPassword: saslPass}
 
 	backend := s3mem.New()
@@ -101,7 +129,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	envKeys := []string{"NERSTREAM_KAFKA_SASL_PASSWORD=" + saslPass, "AWS_ACCESS_KEY_ID=" + accessKey,
 		"AWS_SECRET_ACCESS_KEY=" + secretKey, "AWS_SESSION_TOKEN=" + token}
 	args := func(extra ...string) []string {
-		return append([]string{"run", "--topic", "docs", "--group", "secrets", "--model", testModel, "--batch", "8",
+		return append([]string{"run", "--topic", topic, "--group", "secrets", "--model", testModel, "--batch", "8",
 			"--intra-threads", "1", "--flush-records", "2", "--flush-interval", "3s", "--idle-grace", "500ms",
 			"--idle-interval", "300ms", "--session-timeout", "2s", "--heartbeat-interval", "300ms", "--join-backoff", "200ms",
 			"--log-level", "debug"}, extra...)
@@ -123,21 +151,30 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	ctx := context.Background()
-	pub, err := queue.NewPublisher(ctx, nil, "docs", queue.WithConfig(kcfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs := testDocs(t, 6)
-	for i := range docs {
-		b := document.Batch{SchemaVersion: document.SchemaVersion, ID: fmt.Sprintf("s-%d", i),
-			Source: document.Source{File: "secrets", First: int64(i), Last: int64(i)}, Documents: docs[i : i+1]}
-		v, err := document.EncodeBatch(&b)
+	// The producer publishes six one-document batches with the same settings.
+	var jsonl bytes.Buffer
+	for _, d := range testDocs(t, 6) {
+		line, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pub.Publish(ctx, queue.Message{Key: []byte(b.ID), Value: v}); err != nil {
-			t.Fatal(err)
-		}
+		jsonl.Write(append(line, '\n'))
+	}
+	docsFile := filepath.Join(dir, "docs.jsonl")
+	if err := os.WriteFile(docsFile, jsonl.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prod := exec.Command(filepath.Join(binaries(t), "producer"), "jsonl", "--topic", topic, "--create-topic=false",
+		"--batch-docs", "1", "--progress", "off", docsFile)
+	prod.Env = baseEnv(envKeys...)
+	prodOut, err := prod.CombinedOutput()
+	transcript.Write(prodOut)
+	if err != nil {
+		t.Fatalf("producer over TLS + SCRAM to %s: %v\n%s", brokers, err, prodOut)
+	}
+	pub, err := queue.NewPublisher(ctx, nil, topic, queue.WithConfig(kcfg))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := pub.Publish(ctx, queue.Message{Key: []byte("poison"), Value: []byte("not a batch")}); err != nil {
 		t.Fatal(err)
@@ -186,10 +223,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 	cmd = exec.Command(bin, args("--out", out, "--metrics-addr", "", "--kafka-sasl-password", flagPass)...)
 	cmd.Env = baseEnv(envKeys[1:]...)
 	res, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(res), kc.ListenAddrs()[0]) {
+	if err == nil || !strings.Contains(string(res), addrs[0]) {
 		t.Fatalf("wrong SASL password: err %v, want a failure naming the broker:\n%s", err, res)
 	}
 	transcript.Write(res)
+	t.Logf("wrong SASL password: %s", lastLine(res))
 
 	// 3. Credentials from the shared file (the SDK chain), missing bucket.
 	credFile := filepath.Join(dir, "credentials")
@@ -232,4 +270,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	t.Logf("%d secrets planted, none in %d lines of logs, errors, help and /metrics", len(secrets), lines)
+}
+
+// lastLine returns the last non-empty line of out.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
 }

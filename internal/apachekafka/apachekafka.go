@@ -41,6 +41,7 @@ type Cluster struct {
 	StartTime time.Duration // how long the start took (until metadata answered)
 
 	script string
+	env    []string // extra script environment (secure listeners, SCRAM users)
 }
 
 // Script returns the path of scripts/apache-kafka.sh, found by walking up
@@ -67,20 +68,26 @@ func Script() (string, error) {
 // cluster stops by itself when this process exits; call [Cluster.Stop]
 // to stop it earlier.
 func Start(ctx context.Context, dir string, nodes int, extraConfig ...string) (*Cluster, error) {
+	return start(ctx, dir, nodes, 0, nil, extraConfig)
+}
+
+// start starts a cluster with listeners extra listeners per node beyond
+// PLAINTEXT and CONTROLLER, env added to the script's environment.
+func start(ctx context.Context, dir string, nodes, listeners int, env, extraConfig []string) (*Cluster, error) {
 	script, err := Script()
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePorts(2 * nodes)
+		port, err := freePorts((2 + listeners) * nodes)
 		if err != nil {
 			return nil, err
 		}
-		c := &Cluster{Dir: dir, Port: port, Nodes: nodes, script: script}
+		c := &Cluster{Dir: dir, Port: port, Nodes: nodes, script: script, env: env}
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, script, "start", dir, strconv.Itoa(port), strconv.Itoa(nodes))
-		cmd.Env = append(os.Environ(), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
+		cmd.Env = append(append(os.Environ(), env...), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
 			"APACHE_KAFKA_CONFIG="+strings.Join(extraConfig, "\n"))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -143,6 +150,18 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
+// Version returns the Apache Kafka version node 1 reports in its log
+// ("Kafka version: 4.1.0"), or "unknown".
+func (c *Cluster) Version() string {
+	b, _ := os.ReadFile(filepath.Join(c.Dir, "node-1", "server.log"))
+	if _, after, ok := bytes.Cut(b, []byte("Kafka version: ")); ok {
+		if v, _, ok := bytes.Cut(after, []byte("\n")); ok {
+			return strings.TrimSpace(strings.Split(string(v), " ")[0])
+		}
+	}
+	return "unknown"
+}
+
 // CreateTopic creates topic with partitions partitions, replicated on every
 // node, through the product's own queue.EnsureTopic.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int) error {
@@ -165,7 +184,7 @@ func (c *Cluster) Stop() error {
 // listed in a metadata response.
 func (c *Cluster) StartStopped(ctx context.Context, extraConfig ...string) error {
 	cmd := exec.CommandContext(ctx, c.script, "start", c.Dir, strconv.Itoa(c.Port), strconv.Itoa(c.Nodes))
-	cmd.Env = append(os.Environ(), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
+	cmd.Env = append(append(os.Environ(), c.env...), "APACHE_KAFKA_WATCH_PID="+strconv.Itoa(os.Getpid()),
 		"APACHE_KAFKA_CONFIG="+strings.Join(extraConfig, "\n"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -260,7 +279,7 @@ func Shared(t testing.TB) *Cluster {
 					"message.max.bytes="+strconv.Itoa(MessageMaxBytes))
 			}
 			if sharedErr == nil {
-				t.Logf("Apache Kafka started at %s in %.1fs (logs in %s)", shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
+				t.Logf("Apache Kafka %s started at %s in %.1fs (logs in %s)", shared.Version(), shared.Addrs()[0], shared.StartTime.Seconds(), shared.Dir)
 			}
 		}
 	}
@@ -270,9 +289,11 @@ func Shared(t testing.TB) *Cluster {
 	return shared
 }
 
-// StopShared stops the shared cluster, if one was started, and removes its
-// directory unless keepLogs (e.g. a failed run, so its logs can be read).
+// StopShared stops the shared clusters ([Shared], [SharedSecure]) that were
+// started and removes their directories unless keepLogs (e.g. a failed run,
+// so its logs can be read).
 func StopShared(keepLogs bool) error {
+	secErr := stopSharedSecure(keepLogs)
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	sharedDone = true
@@ -283,7 +304,7 @@ func StopShared(keepLogs bool) error {
 	if sharedDir != "" && !keepLogs {
 		os.RemoveAll(sharedDir)
 	}
-	return err
+	return errors.Join(err, secErr)
 }
 
 // client returns a franz-go client on the cluster's brokers, for the
