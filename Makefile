@@ -20,8 +20,18 @@ test: setup ## the whole suite (what CI runs)
 test-short: setup
 	$(GO) test -short -count=1 ./...
 
-demo: build ## the main job on the embedded default
+KAFKA ?= embedded
+KAFKA_PORT ?= 19092
+demo: build ## the main job on the embedded default; KAFKA=apache: on Apache Kafka (scripts/apache-kafka.sh, data in var/kafka, ports KAFKA_PORT and the next)
+ifeq ($(KAFKA),apache)
+	@set -e; trap 'scripts/apache-kafka.sh stop var/kafka' EXIT; \
+	  brokers=$$(scripts/apache-kafka.sh start var/kafka $(KAFKA_PORT)); \
+	  $(BIN)/worker demo --model $(MODEL) --brokers $$brokers --data-dir var/demo-apache
+else ifeq ($(KAFKA),embedded)
 	$(BIN)/worker demo --model $(MODEL)
+else
+	$(error KAFKA=$(KAFKA): want embedded or apache)
+endif
 
 bench: setup ## benchmarks that print throughput numbers
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
