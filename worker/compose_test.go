@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -54,9 +55,11 @@ import (
 // broker's loopback address, http://minio:9000 → the local MinIO, a volume's
 // target → its source, the image's model → the test model, and each
 // worker's metrics address :9090 → a loopback port of its own (containers
-// have a network each). Workers are stopped with the service's stop_signal
-// and must exit within its stop_grace_period. Then every PubMed record the
-// producer published has its marker row in MinIO exactly once.
+// have a network each). Each worker must report the compose file's
+// settings at start-up and pass the service's healthcheck (the healthprobe
+// command); workers are stopped with the service's stop_signal and must exit
+// within its stop_grace_period. Then every PubMed record the producer
+// published has its marker row in MinIO exactly once.
 func TestComposeTopology(t *testing.T) {
 	bins := binaries(t)
 	if testing.Short() {
@@ -198,6 +201,28 @@ func TestComposeTopology(t *testing.T) {
 		return each && total == partitions, fmt.Sprint(got)
 	})
 
+	// Each worker runs with the compose file's settings (a misspelt
+	// variable would leave a default in place).
+	for i := range workers {
+		checkComposeSettings(t, filepath.Join(dir, fmt.Sprintf("worker-%d.log", i)), workerEnv)
+	}
+	// The worker's healthcheck, with the worker's environment.
+	hc := ws.HealthCheck
+	if hc == nil || len(hc.Test) != 2 || hc.Test[0] != "CMD" || hc.Test[1] != "/app/bin/healthprobe" {
+		t.Fatalf("worker: healthcheck %v, want [CMD /app/bin/healthprobe]", hc)
+	}
+	probe := filepath.Join(dir, "healthprobe")
+	if out, err := exec.Command("go", "build", "-o", probe, "../deploy/healthprobe").CombinedOutput(); err != nil {
+		t.Fatalf("go build healthprobe: %v\n%s", err, out)
+	}
+	for i, w := range workers {
+		cmd := exec.Command(probe)
+		cmd.Env = processEnv(map[string]string{"NERSTREAM_METRICS_ADDR": w.metrics})
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("worker %d: healthcheck %v: %v\n%s", i, hc.Test, err, out)
+		}
+	}
+
 	ps := svc("producer")
 	pargs := mapVolumes(ps, ps.Command)
 	if len(ps.Entrypoint) != 1 || ps.Entrypoint[0] != "/app/bin/producer" {
@@ -325,6 +350,52 @@ func TestComposeTopology(t *testing.T) {
 		}
 	}
 	t.Logf("%d records in %d partitions, %d marker rows, %d chunks, each once, in MinIO", total, len(hwm), len(markers), len(chunks))
+}
+
+// checkComposeSettings checks that the worker whose log is at path runs with
+// env's topic, group, output, dead-letter topic, flush settings and batch,
+// as its start-up lines report them.
+func checkComposeSettings(t *testing.T, path string, env map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]map[string]any{}
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(l, &m) == nil {
+			if msg, ok := m["msg"].(string); ok {
+				lines[msg] = m
+			}
+		}
+	}
+	running, session := lines["worker running"], lines["model session ready"]
+	if running == nil || session == nil {
+		t.Fatalf("%s: no `worker running` or `model session ready` line", path)
+	}
+	str := func(m map[string]any, k string) string { return fmt.Sprint(m[k]) }
+	dur := func(v string) time.Duration {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s: duration %q: %v", path, v, err)
+		}
+		return d
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"NERSTREAM_TOPIC", str(running, "topic"), env["NERSTREAM_TOPIC"]},
+		{"NERSTREAM_GROUP", str(running, "group"), env["NERSTREAM_GROUP"]},
+		{"NERSTREAM_OUT", str(running, "out"), env["NERSTREAM_OUT"]},
+		{"NERSTREAM_DLQ_TOPIC", str(running, "dlq"), env["NERSTREAM_DLQ_TOPIC"]},
+		{"NERSTREAM_FLUSH_RECORDS", str(running, "flush_records"), env["NERSTREAM_FLUSH_RECORDS"]},
+		{"NERSTREAM_FLUSH_INTERVAL", dur(str(running, "flush_interval")).String(), dur(env["NERSTREAM_FLUSH_INTERVAL"]).String()},
+		{"NERSTREAM_BATCH", str(session, "batch"), env["NERSTREAM_BATCH"]},
+		{"NERSTREAM_DEVICE", str(session, "device"), env["NERSTREAM_DEVICE"]},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: the worker runs with %s %q, the compose file sets %q", path, c.name, c.got, c.want)
+		}
+	}
 }
 
 // loadComposeFile loads docker-compose.yml the way `docker compose up` does
