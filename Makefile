@@ -20,8 +20,18 @@ test: setup ## the whole suite (what CI runs)
 test-short: setup
 	$(GO) test -short -count=1 ./...
 
-demo: build ## the main job on the embedded default
+KAFKA ?= embedded
+KAFKA_PORT ?= 19092
+demo: build ## the main job on the embedded default; KAFKA=apache: on Apache Kafka (scripts/apache-kafka.sh, data in var/kafka, ports KAFKA_PORT and the next)
+ifeq ($(KAFKA),apache)
+	@set -e; trap 'scripts/apache-kafka.sh stop var/kafka' EXIT; \
+	  brokers=$$(scripts/apache-kafka.sh start var/kafka $(KAFKA_PORT)); \
+	  $(BIN)/worker demo --model $(MODEL) --brokers $$brokers --data-dir var/demo-apache
+else ifeq ($(KAFKA),embedded)
 	$(BIN)/worker demo --model $(MODEL)
+else
+	$(error KAFKA=$(KAFKA): want embedded or apache)
+endif
 
 bench: setup ## benchmarks that print throughput numbers
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
@@ -47,9 +57,10 @@ fuzz-long: setup ## every fuzz target for FUZZTIME (default 10m) each, one at a 
 SOAK_DOCS ?= 20000
 SOAK_FAULTS ?= 70
 SOAK_KILLS ?= 50
-soak: setup ## chaos soak: 3 workers, SOAK_DOCS documents, SOAK_FAULTS random SIGKILL/SIGTERM/SIGSTOP (at least SOAK_KILLS SIGKILLs); prints its figures
+BROKER ?= kfake
+soak: setup ## chaos soak: 3 workers, SOAK_DOCS documents, SOAK_FAULTS random SIGKILL/SIGTERM/SIGSTOP (at least SOAK_KILLS SIGKILLs) on BROKER (kfake or apache); prints its figures
 	@mkdir -p var
-	set -o pipefail; NERSTREAM_SOAK_DOCS=$(SOAK_DOCS) NERSTREAM_SOAK_FAULTS=$(SOAK_FAULTS) NERSTREAM_SOAK_KILLS=$(SOAK_KILLS) NERSTREAM_SOAK_SUMMARY=$(CURDIR)/var/soak-summary.txt \
+	set -o pipefail; NERSTREAM_SOAK_BROKER=$(BROKER) NERSTREAM_SOAK_DOCS=$(SOAK_DOCS) NERSTREAM_SOAK_FAULTS=$(SOAK_FAULTS) NERSTREAM_SOAK_KILLS=$(SOAK_KILLS) NERSTREAM_SOAK_SUMMARY=$(CURDIR)/var/soak-summary.txt \
 	  $(GO) test -count=1 -timeout 180m -run '^TestChaosSoak$$' -v ./worker | grep -E '^(=== RUN|--- |\s+soak_test.go|ok|FAIL|PASS)'
 	@cat var/soak-summary.txt
 

@@ -31,6 +31,7 @@ import (
 // Config describes one demo run.
 type Config struct {
 	Model       string        // model bundle directory
+	Brokers     []string      // an external Kafka cluster's bootstrap brokers; empty: the embedded broker
 	DataDir     string        // broker data, bucket, manifest and logs; a second run resumes
 	Input       string        // PubMed files or directories, comma-separated
 	Workers     int           // worker processes in the consumer group
@@ -45,7 +46,7 @@ type Config struct {
 }
 
 // Run runs the whole system in one process tree: an embedded Kafka-protocol
-// broker persisted under DataDir, N `worker run` processes in one consumer
+// broker persisted under DataDir (or the external cluster at cfg.Brokers), N `worker run` processes in one consumer
 // group writing to a file:// bucket, and the producer over Input; it waits
 // until the output covers every record, then reports what was found.
 func Run(ctx context.Context, cfg Config) error {
@@ -56,14 +57,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// 1. Broker.
-	brk, err := broker.Start(ctx, broker.WithDataDir(filepath.Join(d.dir, "kafka")), broker.WithPartitions(cfg.Partitions),
-		broker.WithGroupMinSessionTimeout(time.Second), broker.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		return err
+	if len(cfg.Brokers) > 0 {
+		d.brokers = cfg.Brokers
+		d.say("Kafka brokers %s", strings.Join(d.brokers, ","))
+	} else {
+		brk, err := broker.Start(ctx, broker.WithDataDir(filepath.Join(d.dir, "kafka")), broker.WithPartitions(cfg.Partitions),
+			broker.WithGroupMinSessionTimeout(time.Second), broker.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		if err != nil {
+			return err
+		}
+		defer brk.Close()
+		d.brokers = brk.Addrs()
+		d.say("embedded Kafka-protocol broker on %s (data in %s)", strings.Join(d.brokers, ","), brk.DataDir())
 	}
-	defer brk.Close()
-	d.brokers = brk.Addrs()
-	d.say("embedded Kafka-protocol broker on %s (data in %s)", strings.Join(d.brokers, ","), brk.DataDir())
 
 	// 2. Topic, then workers; let the group settle before publishing, so
 	// that no worker annotates records only to lose their partition in the

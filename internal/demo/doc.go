@@ -6,6 +6,10 @@
 // chunks per label, throughput, windows, slot utilization, output files,
 // exact-span F1 against gold entities) and a DuckDB query for the output.
 //
+// With Config.Brokers (`worker demo --brokers`) the demo uses an external
+// Kafka cluster instead of the embedded broker: `make demo KAFKA=apache`
+// starts Apache Kafka with scripts/apache-kafka.sh for it.
+//
 // A second run over the same data directory resumes: the producer's manifest
 // publishes nothing new and the workers find every record already covered by
 // the stored files.
