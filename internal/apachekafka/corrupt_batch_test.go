@@ -3,6 +3,7 @@ package apachekafka_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -142,8 +143,22 @@ func TestCorruptBatchClaimingMaxRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := k.Addrs()[0]
-		if code, msg := produceRaw(t, addr, topic, valid); code != 0 {
-			t.Fatalf("valid batch refused: %d %v %s", code, kerr.ErrorForCode(code), msg)
+		// A new topic's leader may not act as one yet (NOT_LEADER_FOR_PARTITION):
+		// the valid batch is retried on retriable errors until it is taken.
+		for {
+			code, msg := produceRaw(t, addr, topic, valid)
+			if code == 0 {
+				break
+			}
+			var ke *kerr.Error
+			if !errors.As(kerr.ErrorForCode(code), &ke) || !ke.Retriable || ctx.Err() != nil {
+				t.Fatalf("valid batch refused: %d %v %s", code, kerr.ErrorForCode(code), msg)
+			}
+			t.Logf("valid batch: %v; retrying", kerr.ErrorForCode(code))
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		for _, c := range []struct {
 			name  string
