@@ -233,3 +233,33 @@ func TestS3WriteCutShortLeavesNoObject(t *testing.T) {
 		t.Fatal("the stored object differs from the encoded rows")
 	}
 }
+
+// TestEveryEmptyObjectIsRemoved: several empty objects among whole files are
+// all removed (readers never meet them), and resume starts at the earliest.
+func TestEveryEmptyObjectIsRemoved(t *testing.T) {
+	for name, url := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openTest(t, url)
+			for _, r := range [][2]int64{{0, 9}, {20, 29}} {
+				if err := s.Upload(ctx, s.Key(testModel, "empties", 0, r[0], r[1]), genRows(5, "empties", 0, r[0])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			empties := []Key{s.Key(testModel, "empties", 0, 10, 19), s.Key(testModel, "empties", 0, 30, 39)}
+			for _, k := range empties {
+				if err := s.Bucket().WriteAll(ctx, k.String(), nil, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if last, ok, err := s.LastOffset(ctx, testModel, "empties", 0); err != nil || !ok || last != 9 {
+				t.Fatalf("LastOffset = %d, %v, %v; want 9", last, ok, err)
+			}
+			for _, k := range empties {
+				if ok, _ := s.Bucket().Exists(ctx, k.String()); ok {
+					t.Errorf("empty object %s is still there", k)
+				}
+			}
+		})
+	}
+}

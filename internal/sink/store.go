@@ -351,8 +351,9 @@ func (s *Store) LastOffset(ctx context.Context, model, topic string, partition i
 	for i, o := range objs {
 		if o.Size < int64(minParquetSize) {
 			s.distrust(ctx, o, fmt.Sprintf("%d bytes, smaller than any Parquet file", o.Size))
-			bad = i
-			break
+			if bad < 0 {
+				bad = i
+			}
 		}
 	}
 	good := objs
