@@ -93,3 +93,32 @@ func TestGroupRefusesAnotherModelVersion(t *testing.T) {
 	c.stopAll()
 	checkExactlyOnce(t, rows, docs, per)
 }
+
+// TestOutputRefusesOtherSettings: a worker annotates into an output; a
+// worker with the same bundle but another decoding and label filter, under
+// a group of its own, refuses to write into the same model directory, naming
+// the differing settings, instead of mixing files that mean something else.
+func TestOutputRefusesOtherSettings(t *testing.T) {
+	c := newCluster(t, 1)
+	docs := testDocs(t, 4)
+	c.publish(docs, 2, 0)
+	c.startWorker(0)
+	c.waitRows(ids(docs), 120*time.Second)
+	c.stopAll()
+
+	args := []string{"run", "--brokers", strings.Join(c.addrs, ","), "--topic", c.topic, "--group", c.group + "-argmax",
+		"--model", testModel, "--out", c.outURL, "--metrics-addr", "", "--decoding", "argmax", "--labels", "protein"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(binaries(t), "worker"), args...).CombinedOutput()
+	if ctx.Err() != nil || err == nil {
+		t.Fatalf("a worker with other settings ran into the same output (%v):\n%s", err, out)
+	}
+	for _, want := range []string{`decoding: recorded "viterbi", now "argmax"`, `labels: recorded [], now ["protein"]`, "another --out"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	t.Logf("refused: %s", lines[len(lines)-1])
+}

@@ -224,6 +224,16 @@ func (f *runFlags) build(ctx context.Context, log *slog.Logger) (_ *running, err
 	if _, _, err := store.LastOffset(ctx, modelDir, f.topic, 0); err != nil {
 		return nil, fmt.Errorf("output %s is not usable: %w", f.out, err)
 	}
+	settings, err := f.outputSettings(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.ClaimSettings(ctx, modelDir, settings); err != nil {
+		if errors.Is(err, sink.ErrOtherSettings) {
+			err = fmt.Errorf("%w; use the recorded settings, or another --out (or its prefix) for these", err)
+		}
+		return nil, err
+	}
 	group := f.group
 	if group == "" {
 		group = defaultGroup(f.topic, b.ID())

@@ -1,13 +1,21 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/nerstream/nerstream/internal/document"
+	"github.com/nerstream/nerstream/internal/model"
+	"github.com/nerstream/nerstream/internal/ner"
 	"github.com/nerstream/nerstream/internal/queue"
 )
 
@@ -76,4 +84,59 @@ func foreignGroupHint(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w; each model version needs its own consumer group: leave --group out for the default nerstream-<topic>-<model>-<version12>, or name a new group", err)
+}
+
+// outputSettings is the JSON object of worker run's settings that change
+// what its files hold, beside the model bundle (whose version, part of the
+// output directory, covers the bundle's own files): sink.Store.ClaimSettings
+// keeps one directory's files to one set. Names are canonical (parsed, then
+// printed), the gene dictionary is named by its content's SHA-256.
+func (f *runFlags) outputSettings(b *model.Bundle) ([]byte, error) {
+	dec := f.model.decoding
+	if dec == "" {
+		dec = b.Decoding
+	}
+	d, err := ner.ParseDecoding(dec)
+	if err != nil {
+		return nil, err
+	}
+	a, err := ner.ParseAggregation(f.model.aggregation)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ner.ParsePacking(f.model.packing)
+	if err != nil {
+		return nil, err
+	}
+	labels := []string{}
+	for _, l := range strings.Split(f.model.labels, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			labels = append(labels, l)
+		}
+	}
+	slices.Sort(labels)
+	genes := ""
+	if f.enrich.genes != "" {
+		if genes, err = fileSHA256(f.enrich.genes); err != nil {
+			return nil, fmt.Errorf("--genes: %w", err)
+		}
+	}
+	return json.Marshal(map[string]any{
+		"decoding": d.String(), "aggregation": a.String(), "packing": p.String(), "overlap": f.model.overlap,
+		"labels": labels, "min_confidence": f.model.minConf,
+		"abbreviations": f.enrich.abbrev, "consistency": f.enrich.consist, "genes_sha256": genes,
+	})
+}
+
+func fileSHA256(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -39,4 +39,6 @@
 // resume without trusting its committed consumer offsets. An empty object, or
 // a last object that is not a whole Parquet file, does not count as stored:
 // it is logged and removed, and its offsets are read again.
+// [Store.ClaimSettings] keeps one model directory to one set of the worker's
+// output settings (recorded in [SettingsObject] by the first worker).
 package sink

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -455,6 +456,42 @@ func BenchmarkUpload(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// TestClaimSettings: the first claim records a model directory's settings,
+// equal settings (in any key order) pass, other settings are refused naming
+// each difference, and the record is invisible to listings and readers.
+func TestClaimSettings(t *testing.T) {
+	for name, url := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openTest(t, url)
+			first := []byte(`{"decoding":"viterbi","overlap":32,"labels":[]}`)
+			if err := s.ClaimSettings(ctx, testModel, first); err != nil {
+				t.Fatalf("first claim: %v", err)
+			}
+			if err := s.ClaimSettings(ctx, testModel, []byte(`{"labels":[],"overlap":32,"decoding":"viterbi"}`)); err != nil {
+				t.Fatalf("equal settings refused: %v", err)
+			}
+			err := s.ClaimSettings(ctx, testModel, []byte(`{"decoding":"argmax","overlap":32,"labels":["protein"]}`))
+			if !errors.Is(err, ErrOtherSettings) || !strings.Contains(err.Error(), `decoding: recorded "viterbi", now "argmax"`) ||
+				!strings.Contains(err.Error(), `labels: recorded [], now ["protein"]`) || strings.Contains(err.Error(), "overlap") {
+				t.Fatalf("other settings: %v; want ErrOtherSettings naming decoding and labels only", err)
+			}
+			if err := s.ClaimSettings(ctx, "bilstm-ffffffffffff", []byte(`{"decoding":"argmax"}`)); err != nil {
+				t.Fatalf("another model directory has its own settings: %v", err)
+			}
+			if err := s.Upload(ctx, s.Key(testModel, "docs", 0, 0, 9), genRows(3, "docs", 0, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if keys, err := s.Keys(ctx, ""); err != nil || len(keys) != 1 {
+				t.Fatalf("Keys = %v, %v; want only the chunks file", keys, err)
+			}
+			if rows, err := s.ReadAll(ctx, testModel); err != nil || len(rows) != 3 {
+				t.Fatalf("ReadAll = %d rows, %v", len(rows), err)
+			}
 		})
 	}
 }
