@@ -56,6 +56,13 @@ func (fg *fetchGuard) checkBatch(raw []byte) (int64, error) {
 		if codec == nil {
 			return 0, fmt.Errorf("%w at offset %d: unknown compression codec %d", ErrCorruptBatch, b.FirstOffset, c)
 		}
+		if c == compress.Snappy {
+			if err := checkSnappy(b.Records, maxDecompressed.Load()); errors.Is(err, ErrDecompressionBomb) {
+				return 0, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
+			} else if err != nil {
+				return 0, fmt.Errorf("%w at offset %d: %v", ErrCorruptBatch, b.FirstOffset, err)
+			}
+		}
 		rc := codec.NewReader(src)
 		defer rc.Close()
 		src = rc

@@ -32,6 +32,7 @@ func init() { SetMaxDecompressedBytes(DefaultMaxDecompressedBytes) }
 // wire, took a worker to 2.33 GB). Installed with DefaultMaxDecompressedBytes
 // at start-up; call it before any client runs. n <= 0 removes the bound.
 func SetMaxDecompressedBytes(n int64) {
+	maxDecompressed.Store(max(n, 0))
 	codecsOnce.Do(func() { originals = append([]compress.Codec(nil), compress.Codecs[:]...) })
 	for i, c := range originals {
 		if c == nil {
