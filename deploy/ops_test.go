@@ -63,10 +63,11 @@ type ruleTests struct {
 	} `json:"tests"`
 }
 
-// readmeAnchors returns the GitHub anchors of README.md's headings.
+// readmeAnchors returns the GitHub anchors of docs/operations.md's headings
+// (the runbooks).
 func readmeAnchors(t *testing.T) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ var wantAlerts = []string{
 
 // TestAlertRules: promtool accepts the rules and the Prometheus config that
 // loads them, the promtool unit tests pass, every alert is tested both firing
-// and quiet, has a severity, and its runbook_url names a README section.
+// and quiet, has a severity, and its runbook_url names a docs/operations.md section.
 func TestAlertRules(t *testing.T) {
 	dir := "prometheus"
 	out := runPromtool(t, dir, "check", "rules", "alerts.yml")
@@ -128,9 +129,9 @@ func TestAlertRules(t *testing.T) {
 				t.Errorf("%s: no summary annotation", r.Alert)
 			}
 			u := r.Annotations["runbook_url"]
-			anchor, ok := strings.CutPrefix(u, "README.md#")
+			anchor, ok := strings.CutPrefix(u, "docs/operations.md#")
 			if !ok || !anchors[anchor] {
-				t.Errorf("%s: runbook_url %q does not name a README.md heading", r.Alert, u)
+				t.Errorf("%s: runbook_url %q does not name a docs/operations.md heading", r.Alert, u)
 			}
 			if anchor != "runbook-"+strings.ToLower(r.Alert) {
 				t.Errorf("%s: runbook anchor %q, want runbook-%s", r.Alert, anchor, strings.ToLower(r.Alert))

@@ -8,9 +8,9 @@ import (
 	"github.com/nerstream/nerstream/internal/config"
 )
 
-// TestREADMEListsEveryFlag keeps the README's flag reference complete.
-func TestREADMEListsEveryFlag(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestFlagReferenceListsEveryFlag keeps the flag reference (docs/flags.md) complete.
+func TestFlagReferenceListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../docs/flags.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,12 +18,12 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	var f flags
 	f.register(fs)
 	if missing := config.Undocumented(fs, string(readme)); len(missing) > 0 {
-		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/producer pubmed -h`", missing)
+		t.Errorf("docs/flags.md does not list %v; regenerate the flag reference from `bin/producer pubmed -h`", missing)
 	}
 	rs := flag.NewFlagSet("redrive", flag.ContinueOnError)
 	var rf redriveFlags
 	rf.register(rs)
 	if missing := config.Undocumented(rs, string(readme)); len(missing) > 0 {
-		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/producer redrive -h`", missing)
+		t.Errorf("docs/flags.md does not list %v; regenerate the flag reference from `bin/producer redrive -h`", missing)
 	}
 }

@@ -10,11 +10,11 @@ import (
 	"github.com/nerstream/nerstream/internal/config"
 )
 
-// TestREADMEListsEveryFlag keeps the README's flag reference complete: every
+// TestFlagReferenceListsEveryFlag keeps the flag reference (docs/flags.md) complete: every
 // flag of `worker run` (a superset of the model flags) and of `worker demo`
 // must appear there with its environment twin.
-func TestREADMEListsEveryFlag(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+func TestFlagReferenceListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../docs/flags.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,11 +22,11 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	var f runFlags
 	f.register(fs)
 	if missing := config.Undocumented(fs, string(readme)); len(missing) > 0 {
-		t.Errorf("README.md does not list %v; regenerate the flag reference from `bin/worker run -h`", missing)
+		t.Errorf("docs/flags.md does not list %v; regenerate the flag reference from `bin/worker run -h`", missing)
 	}
 }
 
-// TestNoMachinePathsInHelp: defaults shown in help and in the README are
+// TestNoMachinePathsInHelp: defaults shown in help, the README and docs/ are
 // relative or described, never a path of the machine that built them.
 func TestNoMachinePathsInHelp(t *testing.T) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -37,15 +37,18 @@ func TestNoMachinePathsInHelp(t *testing.T) {
 			t.Errorf("--%s defaults to the absolute path %s", fl.Name, fl.DefValue)
 		}
 	})
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(readme), root+"/") {
-		t.Errorf("README.md contains this checkout's path %s", root)
+	docs, _ := filepath.Glob("../docs/*.md")
+	for _, p := range append([]string{"../README.md"}, docs...) {
+		text, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(text), root+"/") {
+			t.Errorf("%s contains this checkout's path %s", p, root)
+		}
 	}
 }

@@ -36,7 +36,7 @@ func soakParam(name string, def int) int {
 //
 // kfake (unlike Kafka) never expires a member killed while the broker holds
 // its JoinGroup response: on kfake the test waits past the session timeout
-// before restarting a killed worker (see README, NOTES). Apache Kafka expires
+// before restarting a killed worker (see docs/operations.md, NOTES). Apache Kafka expires
 // such a member after the session timeout by itself, so there the killed
 // worker is restarted at once. On both, the restarted member must join
 // before the next fault.

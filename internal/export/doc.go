@@ -1,5 +1,5 @@
 // Package export turns the worker's Parquet output into PubTator or BioC
-// documents: the current state of every document, by the rule of the README
+// documents: the current state of every document, by the rule of docs/operations.md
 // and schemas/chunks.md — a tombstone withdraws a document for good,
 // otherwise the message with the highest (doc_version, kafka_partition,
 // kafka_offset) wins, and only that message's rows are the document.

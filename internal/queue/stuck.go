@@ -24,7 +24,7 @@ const DefaultStuckAfter = time.Minute
 // decode for at least after (DefaultStuckAfter when 0) — a corrupt record
 // batch, an unreachable leader — and again when it recovers. The group also
 // logs one error line when a partition becomes stuck. The fetch loop keeps
-// retrying: the operator decides (see README, Operations).
+// retrying: the operator decides (see docs/operations.md, runbooks).
 func WithStuckReporter(after time.Duration, fn StuckFunc) GroupSetting {
 	return func(g *groupOptions) { g.stuck = stuckSettings{after: after, fn: fn} }
 }
