@@ -83,14 +83,11 @@ func runRedrive(ctx context.Context, args []string, tty bool) error {
 	checkWorkerLimits(log, f.batchDocs, f.batchBytes, f.maxDocBytes)
 	m := redrive.NewManifest(nil)
 	if f.manifest != "" {
-		store, closeStore, err := ingest.OpenManifestStore(ctx, f.manifest)
+		store, closeStore, err := openManifest(ctx, f.manifest, f.dryRun)
 		if err != nil {
 			return err
 		}
 		defer closeStore()
-		if f.dryRun {
-			store = readOnly{store}
-		}
 		if m, err = redrive.LoadManifest(ctx, store); err != nil {
 			return err
 		}

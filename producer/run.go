@@ -87,14 +87,11 @@ func run(ctx context.Context, format ingest.Format, args []string, tty bool) err
 		ingest.WithMaxDocBytes(f.maxDocBytes), ingest.WithInflight(f.inflight), ingest.WithTopic(f.topic),
 		ingest.WithVerify(f.verify), ingest.WithLogger(log)}
 	if f.manifest != "" {
-		store, closeStore, err := ingest.OpenManifestStore(ctx, f.manifest)
+		store, closeStore, err := openManifest(ctx, f.manifest, f.dryRun)
 		if err != nil {
 			return err
 		}
 		defer closeStore()
-		if f.dryRun {
-			store = readOnly{store}
-		}
 		m, err := ingest.LoadManifest(ctx, store)
 		if err != nil {
 			return err
@@ -166,6 +163,19 @@ func (discard) Publish(context.Context, ...queue.Message) error { return nil }
 type readOnly struct{ ingest.ManifestStore }
 
 func (readOnly) Save(context.Context, []byte) error { return nil }
+
+// openManifest opens the manifest store at url (ingest.OpenManifestStore),
+// read-only under --dry-run.
+func openManifest(ctx context.Context, url string, dryRun bool) (ingest.ManifestStore, func() error, error) {
+	store, closeStore, err := ingest.OpenManifestStore(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dryRun {
+		store = readOnly{store}
+	}
+	return store, closeStore, nil
+}
 
 func openRejects(path string) (*document.RejectSink, func() error, error) {
 	switch path {
