@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -55,33 +54,14 @@ func TestHugeRecordsWorkerPeakRSS(t *testing.T) {
 	c.mu.Lock()
 	pid := c.workers[0].Process.Pid
 	c.mu.Unlock()
-	peak := procHWM(t, pid)
+	peak := vmHWM(pid) << 10 // kB → bytes
+	if peak == 0 {
+		t.Fatalf("no VmHWM for worker process %d", pid)
+	}
 	c.signal(0, syscall.SIGTERM)
 	t.Logf("six records expanding to 200 MiB each, split into dead letters by a worker run process: peak RSS %d MiB", peak>>20)
 	fmt.Printf("worker peak RSS %d MiB (six 200 MiB-expanding records, %s)\n", peak>>20, testModel)
 	if peak > 1<<30 {
 		t.Fatalf("worker peak RSS %d MiB, want under 1 GiB", peak>>20)
 	}
-}
-
-// procHWM returns the peak resident set of process pid (Linux /proc).
-func procHWM(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc status")
-	return 0
 }
